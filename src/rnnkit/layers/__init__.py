@@ -1,0 +1,7 @@
+"""Tier 3: layers built from cells: stacking, directions, dropout variants, skips."""
+
+from .merge import MERGES
+from .recurrent import Recurrent
+from .shorthands import GRU, LSTM, RNN
+
+__all__ = ["GRU", "LSTM", "MERGES", "RNN", "Recurrent"]
