@@ -1,0 +1,42 @@
+"""Tier 5: training. A `Trainer` runs any model on any task through a small `Objective`.
+
+    from rnnkit.train import Trainer, TrainConfig
+    config = TrainConfig(max_steps=2000, batch_size=32, lr=1e-3, clip_norm=1.0, tbptt=50)
+    trainer = Trainer(model, objective, train_set, config, out_dir="runs/lm", dev_set=dev_set)
+    summary = trainer.fit(resume=True)
+
+It covers full and truncated BPTT, clipping by norm or value, optimisers and LR schedules,
+early stopping, atomic safetensors checkpoints with bit-exact resume, a non-finite guard,
+progress/CSV/TensorBoard logs and curve plots, and data parallelism with torch.distributed.
+See docs/training.md.
+"""
+
+from rnnkit.train.checkpoint import (
+    CheckpointError,
+    best_checkpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.distributed import launch, unwrap
+from rnnkit.train.objective import Objective, TBPTTObjective
+from rnnkit.train.trainer import NonFiniteLossError, Trainer, TrainSummary
+
+__all__ = [
+    "CheckpointError",
+    "NonFiniteLossError",
+    "Objective",
+    "TBPTTObjective",
+    "TrainConfig",
+    "TrainSummary",
+    "Trainer",
+    "best_checkpoint",
+    "latest_checkpoint",
+    "launch",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+    "unwrap",
+]
