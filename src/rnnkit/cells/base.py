@@ -2,8 +2,8 @@
 
 A cell splits its step in two so that the unroll engine can be fast without knowing the cell:
 
-* ``project_input(x)`` is the part of the pre-activations that depends only on the input. It works on
-  any leading shape, so the engine computes it for all time steps at once with one GEMM.
+* ``project_input(x)`` is the part of the pre-activations that depends only on the input. It
+  works on any leading shape, so the engine computes it for all time steps at once with one GEMM.
 * ``step(xp_t, state, recurrent_mask)`` is the rest: the recurrent product and the cell's equations.
 
 ``forward(x_t, state)`` is simply ``step(project_input(x_t), state)``: the cell used on its own.
@@ -26,8 +26,9 @@ class RecurrentCell(nn.Module):
     Subclasses set ``num_gates`` (how many ``hidden_size`` blocks the pre-activations hold), create
     their parameters through :meth:`_create_projections` and implement :meth:`step`.
 
-    ``fused_mode`` names the PyTorch fused kernel ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") whose maths
-    equals this cell's exactly, or is ``None`` when the cell has options that no fused kernel knows.
+    ``fused_mode`` names the PyTorch fused kernel ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") whose
+    maths equals this cell's exactly, or is ``None`` when the cell has options that no fused
+    kernel knows.
     """
 
     num_gates: int = 1
@@ -63,8 +64,9 @@ class RecurrentCell(nn.Module):
     def reset_parameters(self) -> None:
         """Initialisations that keep gradients alive.
 
-        Input weights: Glorot-uniform per gate block. Recurrent weights: orthogonal per gate block, so
-        that the recurrent Jacobian starts with all singular values 1 (Saxe et al. 2014). Biases: 0.
+        Input weights: Glorot-uniform per gate block. Recurrent weights: orthogonal per gate block,
+        so that the recurrent Jacobian starts with all singular values 1 (Saxe et al. 2014).
+        Biases: 0.
         """
         for block in self.weight_ih.chunk(self.num_gates, 0):
             nn.init.xavier_uniform_(block)

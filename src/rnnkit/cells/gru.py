@@ -22,10 +22,11 @@ class GRUCell(RecurrentCell):
                && \text{reset="before" (the lecture's } \tanh(W [r \odot h, x]))\\
         h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}, \qquad y_t = h_t
 
-    **Update-gate convention.** Here, as in PyTorch, :math:`z_t` is the share of the *old* state that
-    is kept. Many textbooks (Goldberg; Chung et al. 2014) write :math:`h_t = (1-z)\odot h_{t-1} + z
-    \odot \tilde h_t`, where their :math:`z` is the share of the *new* candidate: their :math:`z` is
-    our :math:`1 - z_t`. We keep PyTorch's meaning so that ``from_torch``/``to_torch`` are exact.
+    **Update-gate convention.** Here, as in PyTorch, :math:`z_t` is the share of the *old* state
+    that is kept. Many textbooks (Goldberg; Chung et al. 2014) write
+    :math:`h_t = (1-z)\odot h_{t-1} + z \odot \tilde h_t`, where their :math:`z` is the share of
+    the *new* candidate: their :math:`z` is our :math:`1 - z_t`. We keep PyTorch's meaning so that
+    ``from_torch``/``to_torch`` are exact.
 
     ``reset="after"`` applies the reset gate after the recurrent product, which lets one product
     serve all three gates; ``reset="before"`` is the original formulation and needs a second product

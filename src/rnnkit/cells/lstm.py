@@ -9,15 +9,15 @@ from .base import RecurrentCell
 
 
 class LSTMCell(RecurrentCell):
-    r"""Long short-term memory (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000), one step.
+    r"""Long short-term memory (Hochreiter & Schmidhuber 1997; Gers et al. 2000), one step.
 
     The cell state :math:`c` is a memory that the gates read, write and forget selectively:
 
     .. math::
-        i_t &= \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i)        && \text{input gate: selective write}\\
-        f_t &= \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f)        && \text{forget gate: selective forget}\\
-        g_t &= \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g)         && \text{candidate content}\\
-        o_t &= \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)        && \text{output gate: selective read}\\
+        i_t &= \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i)  && \text{input gate: selective write}\\
+        f_t &= \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f)  && \text{forget gate: selective forget}\\
+        g_t &= \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g)   && \text{candidate content}\\
+        o_t &= \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)  && \text{output gate: selective read}\\
         c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
         h_t &= o_t \odot \tanh(c_t), \qquad y_t = h_t
 
@@ -26,13 +26,14 @@ class LSTMCell(RecurrentCell):
     * ``peephole=True`` (Gers & Schmidhuber 2000): the gates also look at the cell state, through a
       diagonal weight: :math:`+\,p_i \odot c_{t-1}` in :math:`i_t`, :math:`+\,p_f \odot c_{t-1}` in
       :math:`f_t` and :math:`+\,p_o \odot c_t` in :math:`o_t`.
-    * ``layer_norm=True`` (Ba, Kiros & Hinton 2016): the input and the recurrent pre-activations are
-      normalised separately, :math:`\mathrm{LN}(W_i x_t) + \mathrm{LN}(W_h h_{t-1}) + b`, and the cell
-      state is normalised before its tanh: :math:`h_t = o_t \odot \tanh(\mathrm{LN}(c_t))`.
+    * ``layer_norm=True`` (Ba, Kiros & Hinton 2016): the input and the recurrent pre-activations
+      are normalised separately, :math:`\mathrm{LN}(W_i x_t) + \mathrm{LN}(W_h h_{t-1}) + b`, and
+      the cell state is normalised before its tanh: :math:`h_t = o_t \odot \tanh(\mathrm{LN}(c_t))`.
     * ``forget_bias`` initialises :math:`b_f` (1.0 by default: the cell starts by remembering,
       Jozefowicz et al. 2015). It only sets the initial value, so weights still convert exactly.
 
-    Gates are stacked in PyTorch's order (i, f, g, o), so weights copy to and from ``torch.nn.LSTM``.
+    Gates are stacked in PyTorch's order (i, f, g, o), so weights copy to and from
+    ``torch.nn.LSTM``.
     """
 
     num_gates = 4

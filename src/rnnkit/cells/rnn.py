@@ -17,7 +17,8 @@ class RNNCell(RecurrentCell):
         h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}), \qquad y_t = h_t
 
     with :math:`\phi` = ``tanh`` (default) or ``relu``. A relu cell starts from the identity
-    recurrent matrix (Le, Jaitly & Hinton 2015, "IRNN"), which keeps gradients alive over long spans.
+    recurrent matrix (Le, Jaitly & Hinton 2015, "IRNN"), which keeps gradients alive over long
+    spans.
     """
 
     num_gates = 1

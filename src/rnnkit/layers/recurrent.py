@@ -194,11 +194,12 @@ class Recurrent(nn.Module):
             return self.output_size
         return self.num_directions * self.hidden_size
 
-    # -- conversion to and from torch.nn --------------------------------------------------------------
+    # -- conversion to and from torch.nn -----------------------------------------------------------
     @classmethod
     def from_torch(cls, module: nn.RNNBase) -> Recurrent:
-        """A layer with the configuration and an exact copy of the weights of a torch.nn.LSTM, GRU or
-        RNN (``batch_first`` included). On a shorthand (``rk.LSTM``) the module must be of its kind."""
+        """A layer with the configuration and an exact copy of the weights of a torch.nn.LSTM,
+        GRU or RNN (``batch_first`` included). On a shorthand (``rk.LSTM``) the module must be of
+        its kind."""
         kind, options = layer_config_from_torch(module)
         if cls is Recurrent:
             layer = cls(kind, **options)

@@ -72,7 +72,7 @@ def repack(padded: Tensor, lengths: Tensor) -> PackedSequence:
 
 
 def select_rows(condition: Tensor, new, old):
-    """Per batch row, ``new`` where ``condition`` holds, else ``old`` (tensors or tuples of them)."""
+    """Per batch row, ``new`` where ``condition`` holds, else ``old`` (tensors or tuples)."""
     if isinstance(new, tuple):
         return tuple(select_rows(condition, n, o) for n, o in zip(new, old, strict=True))
     return torch.where(condition.unsqueeze(1), new, old)
