@@ -6,7 +6,7 @@ Tier 1, cells (one time step): :class:`LSTMCell`, :class:`GRUCell`, :class:`RNNC
 """
 
 from .cells import GRUCell, LeakyCell, LSTMCell, RecurrentCell, RNNCell
-from .layers import GRU, LSTM, RNN, Recurrent
+from .layers import GRU, LSTM, RNN, Bidirectional, Recurrent
 from .unroll import unroll
 
 __version__ = "0.1.0"
@@ -15,6 +15,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Bidirectional",
     "GRUCell",
     "LSTMCell",
     "LeakyCell",

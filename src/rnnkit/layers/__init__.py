@@ -1,7 +1,8 @@
 """Tier 3: layers built from cells: stacking, directions, dropout variants, skips."""
 
+from .bidirectional import Bidirectional
 from .merge import MERGES
 from .recurrent import Recurrent
 from .shorthands import GRU, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "MERGES", "RNN", "Recurrent"]
+__all__ = ["GRU", "LSTM", "MERGES", "RNN", "Bidirectional", "Recurrent"]

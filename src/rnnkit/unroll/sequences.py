@@ -32,8 +32,8 @@ def check_lengths(lengths, batch_size: int, max_len: int, owner: str = "unroll")
         if low < 1 or high > max_len:
             bad = low if low < 1 else high
             raise ValueError(
-                f"{owner}: every length must be between 1 and the padded length {max_len}, "
-                f"got {bad}"
+                f"{owner}: lengths must lie between 1 and the padded length {max_len}, "
+                f"got a length of {bad}"
             )
     return lengths.long()
 
