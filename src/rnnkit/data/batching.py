@@ -123,9 +123,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         # A string seed is hashed deterministically by random.Random (not by hash()).
         rng = random.Random(f"{self.seed}:{epoch}")
         rng.shuffle(indices)
-        pool = len(indices) if self.pool_size is None else self.pool_size * self.batch_size
+        pool = max(len(indices), 1) if self.pool_size is None else self.pool_size * self.batch_size
         batches = []
-        for start in range(0, len(indices), max(pool, 1)):  # max: an empty dataset
+        for start in range(0, len(indices), pool):
             # sorted() is stable, so equal lengths keep their shuffled order.
             chunk = sorted(indices[start : start + pool], key=lambda i: self.lengths[i])
             batches.extend(self._cut(chunk))

@@ -53,10 +53,9 @@ def read_lexicon(
             line number, and shows the line.
         FileNotFoundError: ``path`` does not exist.
     """
-    if format not in FORMATS:
-        raise ValueError(f"read_lexicon: format must be one of {FORMATS}, got {format!r}")
     path = Path(path)
     lines = _checked_lines(path, encoding)
+    # The lines are read lazily, so a bad format is reported before the file is opened.
     return parse_lexicon_lines(lines, format, strip_stress=strip_stress, source=str(path))
 
 
@@ -69,7 +68,7 @@ def parse_lexicon_lines(
 ) -> Lexicon:
     """Parse lines already in memory; ``source`` names them in error messages."""
     if format not in FORMATS:
-        raise ValueError(f"parse_lexicon_lines: format must be one of {FORMATS}, got {format!r}")
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     parse = _parse_cmudict_line if format == "cmudict" else _parse_tsv_line
     lexicon: Lexicon = {}
     for lineno, line in enumerate(lines, start=1):
@@ -113,7 +112,7 @@ def _parse_cmudict_line(line: str, source: object, lineno: int) -> tuple[str, li
     if not phones:
         raise ValueError(
             f"{source}:{lineno}: expected 'word PHONE PHONE ...' with at least one phoneme, "
-            f"got {line.rstrip(chr(10))!r}"
+            f"got {line.rstrip()!r}"
         )
     return _VARIANT_SUFFIX.sub("", word), phones
 
