@@ -3,6 +3,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import rnnkit.data.vocab
 from rnnkit.data.vocab import Vocab
@@ -102,3 +104,15 @@ def test_from_json_rejects_malformed_dicts():
         Vocab.from_json({**good, "specials": {"pad": "<pad>"}})
     with pytest.raises(TypeError, match="'tokens' must be a list"):
         Vocab.from_json({**good, "tokens": "abc"})
+
+
+# Tokens drawn from an alphabet without "<", so that no token spells a special.
+tokens = st.text(alphabet="abcXYZ'-.", min_size=1, max_size=3)
+
+
+@given(st.lists(st.lists(tokens, max_size=6), min_size=1, max_size=5))
+def test_round_trip_property(sequences):
+    v = Vocab.build(sequences)
+    for seq in sequences:
+        assert v.decode(v.encode(seq, add_bos=True, add_eos=True)) == seq
+    assert Vocab.from_json(v.to_json()) == v

