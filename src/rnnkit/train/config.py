@@ -115,7 +115,8 @@ class TrainConfig:
 
     def _require(self, name: str, ok: bool, expected: str) -> None:
         if not ok:
-            raise ValueError(f"TrainConfig.{name}: expected {expected}, got {getattr(self, name)!r}")
+            got = getattr(self, name)
+            raise ValueError(f"TrainConfig.{name}: expected {expected}, got {got!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -101,9 +101,16 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     return box[0]
 
 
-def launch(
-    fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None = None
-) -> Any:
+def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
+    """`[obj of rank 0, obj of rank 1, ...]` on every rank (`[obj]` when not distributed)."""
+    if not info.enabled:
+        return [obj]
+    gathered: list[Any] = [None] * info.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None = None) -> Any:
     """Run `fn(*args)` in `nproc` local processes joined in one process group.
 
     Each process gets RANK/WORLD_SIZE/LOCAL_RANK in its environment and an initialised
