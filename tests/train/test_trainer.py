@@ -172,3 +172,19 @@ def test_evaluate_must_return_the_metric(tmp_path):
     trainer = Trainer(MLP(), Wrong(), regression_data(8), config, tmp_path, dev_set=[])
     with pytest.raises(ValueError, match=r"objective.metric='mse'; got \['accuracy'\]"):
         trainer.fit()
+
+
+@pytest.mark.parametrize(
+    ("clip", "bound"), [({"clip_norm": 0.01}, 0.01), ({"clip_value": 0.001}, None)]
+)
+def test_clipping_bounds_each_sgd_update(tmp_path, clip, bound):
+    """With SGD at lr 1 an update *is* the clipped gradient, so its size shows the bound."""
+    model = MLP()
+    config = TrainConfig(max_steps=1, batch_size=4, lr=1.0, optimizer="sgd", **clip, **QUIET)
+    before = flat_params(model)
+    Trainer(model, Regression(), regression_data(8), config, tmp_path).fit()
+    change = flat_params(model) - before
+    if bound is not None:
+        assert 0.009 < change.norm() <= bound
+    else:
+        assert change.abs().max() == pytest.approx(0.001)

@@ -84,7 +84,8 @@ class SeqRegression(Regression):
     """Per-step mean squared error through `SeqModel`, with truncated BPTT support."""
 
     def loss(self, model, batch):
-        return self.loss_with_state(model, batch, None)[0]
+        x, y = batch
+        return ((model(x)[0] - y) ** 2).mean()
 
     def split_time(self, batch, k):
         x, y = batch

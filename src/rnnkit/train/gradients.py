@@ -24,7 +24,8 @@ def clip_gradients(
     The reported norm is taken before any clipping: it is what tells a user that gradients
     explode. Non-finite gradients are left alone (the Trainer skips such an update).
     """
-    grads = [p.grad for p in params if p.grad is not None]
+    params = [p for p in params if p.grad is not None]
+    grads = [p.grad for p in params]
     if not grads:
         return GradStats(0.0, False)
     norm = torch.nn.utils.get_total_norm(grads).item()
@@ -41,5 +42,6 @@ def clip_gradients(
             clipped_norm = torch.nn.utils.get_total_norm(grads).item()
     if clip_norm is not None and clipped_norm > clip_norm:
         clipped = True
-        torch.nn.utils.clip_grads_with_norm_(grads, clip_norm, torch.tensor(clipped_norm))
+        # Takes the parameters (it reads their .grad), unlike get_total_norm above.
+        torch.nn.utils.clip_grads_with_norm_(params, clip_norm, torch.tensor(clipped_norm))
     return GradStats(norm, clipped)
