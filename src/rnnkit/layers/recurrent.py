@@ -115,6 +115,7 @@ class Recurrent(nn.Module):
             if lengths is not None:
                 raise ValueError("Recurrent: give lengths or a PackedSequence, not both")
             x, lengths = unpack(x)
+            x = self._check_input(x)  # batch-first once unpacked, so only features/dtype can fail
         else:
             x = self._check_input(x)
             if not self.batch_first:
@@ -281,7 +282,8 @@ class Recurrent(nn.Module):
 
 
 def _per_layer_dilations(dilation, num_layers: int) -> list[int]:
-    dilations = [dilation] * num_layers if isinstance(dilation, int) else list(dilation)
+    # anything but a list or tuple (a float, a bool) is checked as the dilation of every layer
+    dilations = list(dilation) if isinstance(dilation, (list, tuple)) else [dilation] * num_layers
     if len(dilations) != num_layers or any(
         isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dilations
     ):

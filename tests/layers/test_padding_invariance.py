@@ -1,0 +1,82 @@
+"""Padding never changes a result: each sequence gives the same outputs and final state alone as
+in a batch padded to a longer length, whatever the padding holds, in both directions, on the
+fused path and on the reference loop."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rnnkit as rk
+from rnnkit.unroll import observe_states
+
+I, H = 3, 4
+
+CONFIGS = [
+    ("lstm", {}),
+    ("gru", {}),
+    ("rnn", {}),
+    ("lstm", {"num_layers": 2, "bidirectional": True}),
+    ("gru", {"bidirectional": True, "merge": "mul"}),
+    ("rnn", {"num_layers": 2, "bidirectional": True, "residual": True, "merge": "sum"}),
+    ("lstm", {"layer_norm": True, "bidirectional": True}),
+    ("gru", {"reset": "before", "bidirectional": True, "dilation": 2}),
+    ("leaky", {"num_layers": 2, "bidirectional": True, "zoneout": 0.2}),
+]
+
+
+@functools.cache
+def layer(index: int) -> rk.Recurrent:
+    kind, options = CONFIGS[index]
+    torch.manual_seed(index)
+    rnn = rk.Recurrent(kind, I, H, **options).double().eval()
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.normal_(0.0, 0.5)
+    return rnn
+
+
+def parts(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _identity(cell, step, state):
+    return state
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    config=st.integers(0, len(CONFIGS) - 1),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    extra=st.integers(0, 3),
+    fill=st.sampled_from(["random", "huge", "nan"]),
+    reference=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_padding_never_changes_a_sequence(config, lengths, extra, fill, reference, seed):
+    rnn = layer(config)
+    generator = torch.Generator().manual_seed(seed)
+    steps = max(lengths) + extra
+    x = torch.randn(len(lengths), steps, I, generator=generator, dtype=torch.float64)
+    for b, length in enumerate(lengths):
+        if fill == "huge":
+            x[b, length:] = 1e6
+        elif fill == "nan":
+            x[b, length:] = float("nan")
+    with torch.no_grad():
+        if reference:  # an observer forces the reference loop even for fusable cells
+            with observe_states(_identity):
+                out, state = rnn(x, torch.tensor(lengths))
+        else:
+            out, state = rnn(x, torch.tensor(lengths))
+        for b, length in enumerate(lengths):
+            alone_out, alone_state = rnn(x[b : b + 1, :length])
+            torch.testing.assert_close(out[b : b + 1, :length], alone_out)
+            assert out[b, length:].eq(0).all()
+            for got, want in zip(parts(state), parts(alone_state), strict=True):
+                torch.testing.assert_close(got[:, b : b + 1], want)
