@@ -187,4 +187,4 @@ def test_clipping_bounds_each_sgd_update(tmp_path, clip, bound):
     if bound is not None:
         assert 0.009 < change.norm() <= bound
     else:
-        assert change.abs().max() == pytest.approx(0.001)
+        assert change.abs().max().item() == pytest.approx(0.001, rel=1e-4)  # float32 sums
