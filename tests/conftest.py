@@ -143,3 +143,17 @@ class _Manual:
 def manual():
     """The hand-written loops: ``manual.recurrent(rnn, x, ...)``, ``manual.run_sequence(...)``."""
     return _Manual
+
+
+def _randomise(module, scale=0.5):
+    """Random values in every parameter (biases, gains, leak rates too), so every term counts."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, scale)
+    return module
+
+
+@pytest.fixture(scope="session")
+def randomise():
+    """``randomise(module)``: every parameter drawn from N(0, 0.5^2), in place; returns module."""
+    return _randomise
