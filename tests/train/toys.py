@@ -103,3 +103,38 @@ class SeqRegression(Regression):
 
 def flat_params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def train_both(out_dir: str) -> dict[str, object]:
+    """Train a Regression MLP and a TBPTT SeqModel; run in each process of a distributed test.
+
+    Returns the final weights of both, and the error a batch size not divisible by the
+    world size gives (None in a single process, where every batch size divides).
+    """
+    from pathlib import Path
+
+    import torch.distributed as dist
+
+    from rnnkit.train import TrainConfig, Trainer
+
+    torch.set_num_threads(1)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    common = {"batch_size": 8, "clip_norm": 0.5, "progress": False, "checkpoint_every": 3}
+    results: dict[str, object] = {}
+    torch.manual_seed(rank)  # different on each rank: DDP must broadcast rank 0's weights
+    mlp = MLP()
+    config = TrainConfig(max_steps=6, eval_every=2, **common)
+    dev = regression_data(8, seed=1)
+    Trainer(mlp, Regression(), regression_data(24), config, Path(out_dir) / "mlp", dev).fit()
+    results["mlp"] = flat_params(mlp)
+    torch.manual_seed(rank)
+    seq = SeqModel()
+    config = TrainConfig(max_steps=4, tbptt=5, optimizer="sgd", lr=0.1, momentum=0.9, **common)
+    Trainer(seq, SeqRegression(), sequence_data(16), config, Path(out_dir) / "seq").fit()
+    results["seq"] = flat_params(seq)
+    try:
+        Trainer(MLP(), Regression(), regression_data(8), TrainConfig(batch_size=7), out_dir)
+        results["error"] = None
+    except ValueError as err:
+        results["error"] = str(err)
+    return results

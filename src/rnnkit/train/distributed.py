@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -131,17 +132,23 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None =
         return fn(*args)
     if backend is None:
         backend = "nccl" if torch.cuda.device_count() >= nproc else "gloo"
-    ctx = mp.get_context("spawn")
-    results = ctx.SimpleQueue()
-    port = _free_port()
-    mp.start_processes(
+    results = mp.get_context("spawn").SimpleQueue()
+    processes = mp.start_processes(
         _worker,
-        args=(fn, args, nproc, port, backend, results),
+        args=(fn, args, nproc, _free_port(), backend, results),
         nprocs=nproc,
-        join=True,
+        join=False,
         start_method="spawn",
     )
-    return results.get()
+    # Drain the queue while waiting: a large result would otherwise block rank 0 in put()
+    # while we block in join(). join() re-raises the first failure of any process.
+    payload = None
+    while not processes.join(timeout=0.1):
+        if payload is None and not results.empty():
+            payload = results.get()
+    if payload is None and not results.empty():
+        payload = results.get()
+    return pickle.loads(payload)
 
 
 def _worker(rank: int, fn, args, nproc: int, port: int, backend: str, results) -> None:
@@ -154,7 +161,9 @@ def _worker(rank: int, fn, args, nproc: int, port: int, backend: str, results) -
     try:
         result = fn(*args)
         if rank == 0:
-            results.put(result)
+            # Pickled to bytes here: torch's queue reducers would pass tensors as shared-memory
+            # handles, which die with this process. (Our own processes only, never user files.)
+            results.put(pickle.dumps(result))
     finally:
         dist.destroy_process_group()
 
