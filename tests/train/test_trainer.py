@@ -188,3 +188,47 @@ def test_clipping_bounds_each_sgd_update(tmp_path, clip, bound):
         assert 0.009 < change.norm() <= bound
     else:
         assert change.abs().max().item() == pytest.approx(0.001, rel=1e-4)  # float32 sums
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path):
+    config = TrainConfig(max_steps=7, batch_size=4, checkpoint_every=2, keep_checkpoints=2, **QUIET)
+    summary = Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step-00000006", "step-00000007"]
+    assert summary.last_checkpoint.endswith("step-00000007")
+
+
+def test_resuming_with_a_changed_learning_rate_warns(tmp_path, caplog):
+    config = TrainConfig(max_steps=2, batch_size=4, **QUIET)
+    Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()
+    more = config.replace(max_steps=3, lr=0.5)
+    Trainer(MLP(), Regression(), regression_data(8), more, tmp_path).fit(resume=True)
+    assert "changed config ['lr']: not bit-exact" in caplog.text
+
+
+def test_tensorboard_gets_the_same_scalars_when_installed(tmp_path, monkeypatch):
+    """tensorboard is optional; a stand-in SummaryWriter shows what would be written."""
+    import sys
+    import types
+
+    written = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, step))
+
+        def close(self):
+            written.append("closed")
+
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=Writer)
+    )
+    config = TrainConfig(max_steps=2, batch_size=4, eval_every=2, **QUIET)
+    Trainer(
+        MLP(), Regression(), regression_data(8), config, tmp_path, dev_set=regression_data(4)
+    ).fit()
+    assert ("train/loss", 1) in written and ("train/grad_norm", 2) in written
+    assert ("dev/mse", 2) in written and written[-1] == "closed"

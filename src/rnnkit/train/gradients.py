@@ -34,7 +34,7 @@ def clip_gradients(
     clipped = False
     clipped_norm = norm
     if clip_value is not None:
-        largest = max(g.abs().max().item() for g in grads)
+        largest = torch.stack([g.abs().max() for g in grads]).max().item()  # one sync, not N
         if largest > clip_value:
             clipped = True
             for g in grads:
