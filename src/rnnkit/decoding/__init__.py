@@ -1,0 +1,23 @@
+"""Tier 4: decoding an incremental decoder: greedy, beam search, sampling, state helpers.
+
+A decoder only has to expose ``step(tokens, state) -> (log_probs, state)``, with the batch on
+dimension 0 of every tensor in ``state`` (see :mod:`rnnkit.decoding.state`).
+"""
+
+from .beam import beam_search, gnmt_length_penalty
+from .greedy import decode_loop, greedy_search
+from .sampling import sample, truncate_logits
+from .state import IncrementalDecoder, map_state, reorder_state, repeat_state
+
+__all__ = [
+    "IncrementalDecoder",
+    "beam_search",
+    "decode_loop",
+    "gnmt_length_penalty",
+    "greedy_search",
+    "map_state",
+    "reorder_state",
+    "repeat_state",
+    "sample",
+    "truncate_logits",
+]

@@ -1,0 +1,124 @@
+"""Batched beam search over any incremental decoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .state import (
+    DecoderState,
+    StepFn,
+    check_max_len,
+    check_special_ids,
+    reorder_state,
+    repeat_state,
+    start_tokens,
+)
+
+
+def gnmt_length_penalty(length: int | Tensor, alpha: float) -> float | Tensor:
+    r"""Wu et al. (2016)'s length penalty :math:`lp(|Y|) = ((5 + |Y|) / 6)^\alpha`.
+
+    A hypothesis is ranked by :math:`\log P(Y \mid X) / lp(|Y|)`. ``alpha = 0`` gives ``lp = 1``:
+    plain cumulative log-probability, which favours short outputs; ``alpha`` ~ 0.6-1 counters it.
+    """
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def beam_search(
+    step: StepFn,
+    state: DecoderState,
+    *,
+    batch_size: int,
+    beam_size: int,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int,
+    max_len: int,
+    length_penalty: float = 0.0,
+    device: torch.device | None = None,
+    return_scores: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    r"""Beam search: keep the ``beam_size`` best unfinished hypotheses of every row by cumulative
+    log-probability :math:`\sum_t \log p(y_t \mid y_{<t}, x)`, batched over rows and beams.
+
+    Each step scores every extension of every live hypothesis (one decoder call on ``B * k``
+    rows), keeps the 2k best candidates, finalises the EOS candidates among the k best (and, at
+    ``max_len``, every candidate among the k best: a hypothesis that never ends is cut there) and
+    continues with the k best non-EOS candidates. The decoder state is reordered with
+    :func:`~rnnkit.decoding.state.reorder_state`, so no step recomputes a prefix.
+
+    Finished hypotheses are ranked by :math:`\log P / lp(|Y|)`, ``lp`` the GNMT length penalty
+    (:func:`gnmt_length_penalty`, ``alpha = length_penalty``; 0 means none), with ``|Y|`` counting
+    the EOS token. A row stops as soon as its best finished hypothesis can no longer be beaten:
+    log-probabilities only fall as a hypothesis grows, so a live hypothesis with cumulative score
+    :math:`s` can reach at best :math:`s / lp(\text{max\_len})`. With ``alpha = 0`` that means: stop
+    when the row's best hypothesis has ended. The search ends when every row has stopped.
+
+    With ``beam_size=1`` and no length penalty this is exactly greedy decoding. A row's result does
+    not depend on the other rows of the batch.
+
+    Returns ``(B, L)`` tokens (after BOS, EOS included, then ``pad_id``; ``L <= max_len`` the
+    longest row), and with ``return_scores=True`` also the ``(B,)`` ranking scores of the returned
+    hypotheses.
+    """
+    check_max_len(max_len)
+    check_special_ids(None, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    if length_penalty < 0:
+        raise ValueError(f"length_penalty (GNMT alpha) must be >= 0, got {length_penalty}")
+    rows, k = batch_size, beam_size
+    state = repeat_state(state, k)
+    tokens = start_tokens(rows * k, bos_id, device)
+    # Only beam 0 is live at the start: the other k-1 copies would only duplicate its extensions.
+    scores = torch.full((rows, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0
+    history = torch.empty(rows, k, 0, dtype=torch.long, device=device)
+    best_score = torch.full((rows,), float("-inf"), device=device)
+    best_tokens = torch.full((rows, max_len), pad_id, dtype=torch.long, device=device)
+    best_len = torch.zeros(rows, dtype=torch.long, device=device)
+    stopped = torch.zeros(rows, dtype=torch.bool, device=device)
+    row_offset = torch.arange(rows, device=device).unsqueeze(1) * k
+    bound_lp = gnmt_length_penalty(max_len, length_penalty)
+
+    for t in range(max_len):
+        log_probs, state = step(tokens, state)
+        vocab = log_probs.shape[-1]
+        candidates = (scores.unsqueeze(2) + log_probs.view(rows, k, vocab).float()).view(rows, -1)
+        top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)
+        parent, token = top_index // vocab, top_index % vocab
+        rank = torch.arange(top_scores.shape[1], device=device).unsqueeze(0)
+        is_eos = token == eos_id
+        final = (rank < k) if t == max_len - 1 else (is_eos & (rank < k))
+
+        # The best hypothesis finalised at this step, per row, replaces the row's best if better.
+        ranked = top_scores / gnmt_length_penalty(t + 1, length_penalty)
+        ranked = ranked.masked_fill(~final, float("-inf"))
+        step_best, where = ranked.max(dim=1)
+        better = (step_best > best_score) & ~stopped
+        if bool(better.any()):
+            chosen_parent = parent.gather(1, where.unsqueeze(1)).squeeze(1)
+            prefix = history[torch.arange(rows, device=device), chosen_parent]  # (B, t)
+            last = token.gather(1, where.unsqueeze(1))
+            hypothesis = torch.cat([prefix, last], dim=1)
+            best_tokens[better, : t + 1] = hypothesis[better]
+            best_len = torch.where(better, t + 1, best_len)
+            best_score = torch.where(better, step_best, best_score)
+
+        # Continue with the k best candidates that did not end (EOS candidates sort last).
+        keep = (rank + is_eos.long() * top_scores.shape[1]).argsort(dim=1)[:, :k]
+        scores = top_scores.gather(1, keep)
+        parent = parent.gather(1, keep)
+        token = token.gather(1, keep)
+        history = torch.cat(
+            [history.gather(1, parent.unsqueeze(2).expand(-1, -1, t)), token.unsqueeze(2)], dim=2
+        )
+        stopped = stopped | (best_score >= scores.max(dim=1).values / bound_lp)
+        if bool(stopped.all()) or t == max_len - 1:
+            break
+        state = reorder_state(state, (row_offset + parent).view(-1))
+        tokens = token.view(-1)
+
+    result = best_tokens[:, : int(best_len.max())]
+    return (result, best_score) if return_scores else result

@@ -1,0 +1,113 @@
+"""What every encoder-decoder model shares: teacher forcing and ``generate`` over a decoder."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ..decoding import beam_search, greedy_search, sample
+from ..decoding.state import check_special_ids
+
+
+class Encoding(NamedTuple):
+    """What an encoder hands the decoder: a context vector ``(B, C)`` (initial state, fed input),
+    a memory ``(B, S, M)`` for attention and its mask ``(B, S)`` (True at real positions)."""
+
+    context: Tensor | None
+    memory: Tensor | None = None
+    mask: Tensor | None = None
+
+
+class GeneratorModel(nn.Module):
+    """Base of :class:`EncoderDecoder` and :class:`ConditionedGenerator`: a decoder with the
+    incremental protocol (``init_state(context=, memory=, memory_mask=)``, ``step``, and a
+    teacher-forced ``forward(tgt_in, state, ...)``, e.g. :class:`RecurrentDecoder`) plus the special
+    token ids."""
+
+    def __init__(self, decoder: nn.Module, bos_id: int, eos_id: int, pad_id: int) -> None:
+        super().__init__()
+        vocab = getattr(decoder, "vocab_size", None)
+        check_special_ids(vocab, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
+        if bos_id == eos_id:
+            raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
+        self.decoder = decoder
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+
+    def _initial_state(self, encoding: Encoding) -> dict:
+        return self.decoder.init_state(
+            context=encoding.context, memory=encoding.memory, memory_mask=encoding.mask
+        )
+
+    def _teacher_forced(self, encoding: Encoding, tgt_in: Tensor, **options):
+        self._check_targets(tgt_in, encoding)
+        return self.decoder(tgt_in, self._initial_state(encoding), **options)
+
+    def _generate(
+        self,
+        encoding: Encoding,
+        max_len: int = 50,
+        beam_size: int = 1,
+        length_penalty: float = 0.0,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        return_attention: bool = False,
+    ):
+        reference = encoding.context if encoding.context is not None else encoding.memory
+        ids = {"bos_id": self.bos_id, "eos_id": self.eos_id, "pad_id": self.pad_id}
+        common = {"batch_size": reference.shape[0], "max_len": max_len, "device": reference.device}
+        state = self._initial_state(encoding)
+        step = self.decoder.step
+        if do_sample:
+            if beam_size != 1:
+                raise ValueError("do_sample=True draws one sequence per row; use beam_size=1")
+            tokens = sample(
+                step, state, **ids, **common, temperature=temperature, top_k=top_k,
+                top_p=top_p, generator=generator,
+            )  # fmt: skip
+        elif beam_size == 1 and length_penalty == 0.0:
+            tokens = greedy_search(step, state, **ids, **common)
+        else:
+            tokens = beam_search(
+                step, state, **ids, **common, beam_size=beam_size, length_penalty=length_penalty
+            )
+        if not return_attention:
+            return tokens
+        return tokens, self._attention_of(encoding, tokens)
+
+    def _attention_of(self, encoding: Encoding, tokens: Tensor) -> Tensor:
+        """The attention weights ``(B, L, S)`` behind generated ``tokens``, recomputed by one
+        teacher-forced pass over them (the same numbers as during decoding, since both run the
+        same step); zero after each row's EOS."""
+        bos = torch.full_like(tokens[:, :1], self.bos_id)
+        tgt_in = torch.cat([bos, tokens[:, :-1]], dim=1)
+        _, weights = self.decoder(tgt_in, self._initial_state(encoding), return_attention=True)
+        ended = (tokens == self.eos_id).long().cumsum(dim=1)
+        after_eos = (ended - (tokens == self.eos_id).long()) > 0
+        return weights.masked_fill(after_eos.unsqueeze(2), 0.0)
+
+    def _check_targets(self, tgt_in: Tensor, encoding: Encoding) -> None:
+        owner = type(self).__name__
+        reference = encoding.context if encoding.context is not None else encoding.memory
+        if not isinstance(tgt_in, Tensor) or tgt_in.dtype.is_floating_point or tgt_in.dim() != 2:
+            raise ValueError(
+                f"{owner}: tgt_in must be integer token ids of shape (B, T_tgt), got "
+                f"{getattr(tgt_in, 'dtype', type(tgt_in).__name__)} "
+                f"{tuple(getattr(tgt_in, 'shape', ()))}"
+            )
+        if tgt_in.shape[0] != reference.shape[0]:
+            raise ValueError(
+                f"{owner}: tgt_in has {tgt_in.shape[0]} rows, the source has {reference.shape[0]}"
+            )
+        vocab = getattr(self.decoder, "vocab_size", None)
+        if vocab is not None and tgt_in.numel() and (tgt_in.min() < 0 or tgt_in.max() >= vocab):
+            raise ValueError(
+                f"{owner}: tgt_in ids must lie in [0, {vocab}), got min {int(tgt_in.min())} "
+                f"max {int(tgt_in.max())}"
+            )
+        if tgt_in.shape[1] and bool((tgt_in[:, 0] != self.bos_id).any()):
+            raise ValueError(f"{owner}: every row of tgt_in must start with bos_id={self.bos_id}")

@@ -1,0 +1,113 @@
+import itertools
+
+import pytest
+import torch
+
+from rnnkit.decoding import beam_search, gnmt_length_penalty, greedy_search
+
+BOS, EOS, PAD = 0, 1, 0  # BOS doubles as PAD here: the decoder never needs to emit either
+
+
+def sequence_log_prob(decoder, state, tokens):
+    """Sum of log p(y_t | y_<t) for one row, by stepping the decoder along ``tokens``."""
+    total, previous = 0.0, torch.tensor([BOS])
+    for token in tokens:
+        log_probs, state = decoder.step(previous, state)
+        total += float(log_probs[0, token])
+        previous = torch.tensor([token])
+    return total
+
+
+def exhaustive_best(decoder, state, vocab, max_len, alpha):
+    """Every hypothesis: ends with EOS at length <= max_len, or is cut at max_len without EOS."""
+    best = (float("-inf"), None)
+    non_eos = [v for v in range(vocab) if v != EOS]
+    for length in range(1, max_len + 1):
+        for prefix in itertools.product(non_eos, repeat=length - 1):
+            endings = [EOS] + (non_eos if length == max_len else [])
+            for last in endings:
+                tokens = [*prefix, last]
+                score = sequence_log_prob(decoder, state, tokens)
+                score /= gnmt_length_penalty(length, alpha)
+                best = max(best, (score, tokens), key=lambda pair: pair[0])
+    return best
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_beam_of_every_hypothesis_finds_the_exhaustive_optimum(toy_decoder, alpha):
+    vocab, max_len, rows = 4, 3, 4
+    decoder = toy_decoder(vocab=vocab)
+    context = torch.randn(rows, 5)
+    with torch.no_grad():
+        tokens, scores = beam_search(
+            decoder.step, decoder.init_state(context=context), batch_size=rows,
+            beam_size=vocab**max_len, bos_id=BOS, eos_id=EOS, pad_id=PAD, max_len=max_len,
+            length_penalty=alpha, return_scores=True,
+        )  # fmt: skip
+        for row in range(rows):
+            state = decoder.init_state(context=context[row : row + 1])
+            best_score, best_tokens = exhaustive_best(decoder, state, vocab, max_len, alpha)
+            got = tokens[row].tolist()
+            got = got[: got.index(EOS) + 1] if EOS in got else got
+            assert got == best_tokens
+            assert scores[row].item() == pytest.approx(best_score, abs=1e-5)
+
+
+def test_beam_size_one_is_greedy(toy_decoder):
+    decoder = toy_decoder(vocab=7, seed=1)
+    context = torch.randn(16, 5)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 12, "batch_size": 16}
+    with torch.no_grad():
+        greedy = greedy_search(decoder.step, decoder.init_state(context=context), **ids)
+        beam = beam_search(decoder.step, decoder.init_state(context=context), beam_size=1, **ids)
+    assert torch.equal(greedy, beam)
+
+
+def test_wider_beams_never_score_worse_and_rows_decode_alone_as_in_the_batch(toy_decoder):
+    decoder = toy_decoder(vocab=6, seed=2)
+    context = torch.randn(6, 5)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 8}
+
+    def search(ctx, k):
+        state = decoder.init_state(context=ctx)
+        return beam_search(
+            decoder.step, state, batch_size=ctx.shape[0], beam_size=k, return_scores=True, **ids
+        )
+
+    with torch.no_grad():
+        _, narrow_scores = search(context, 1)
+        wide, wide_scores = search(context, 4)
+        assert (wide_scores >= narrow_scores - 1e-6).all()
+        for row in range(6):
+            alone, alone_score = search(context[row : row + 1], 4)
+            width = alone.shape[1]
+            assert torch.equal(alone[0], wide[row, :width])
+            assert (wide[row, width:] == PAD).all()
+            assert alone_score.item() == pytest.approx(wide_scores[row].item(), abs=1e-5)
+
+
+def test_beam_output_follows_the_generate_contract(toy_decoder):
+    decoder = toy_decoder(vocab=5, seed=3)
+    with torch.no_grad():
+        decoder.out.bias[EOS] = -1e4  # never ends: every row is cut at max_len
+        state = decoder.init_state(context=torch.randn(3, 5))
+        cut = beam_search(decoder.step, state, batch_size=3, beam_size=2, bos_id=BOS,
+                          eos_id=EOS, pad_id=PAD, max_len=5)  # fmt: skip
+        assert cut.shape == (3, 5) and not (cut == EOS).any()
+        decoder.out.bias[EOS] = 1e4  # ends at once: one EOS per row
+        state = decoder.init_state(context=torch.randn(3, 5))
+        ended = beam_search(decoder.step, state, batch_size=3, beam_size=2, bos_id=BOS,
+                            eos_id=EOS, pad_id=PAD, max_len=5)  # fmt: skip
+        assert ended.tolist() == [[EOS]] * 3
+
+
+def test_beam_search_rejects_bad_arguments(toy_decoder):
+    decoder = toy_decoder()
+    state = decoder.init_state(context=torch.randn(1, 5))
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "batch_size": 1}
+    with pytest.raises(ValueError, match="beam_size"):
+        beam_search(decoder.step, state, beam_size=0, max_len=3, **ids)
+    with pytest.raises(ValueError, match="max_len"):
+        beam_search(decoder.step, state, beam_size=2, max_len=0, **ids)
+    with pytest.raises(ValueError, match="length_penalty"):
+        beam_search(decoder.step, state, beam_size=2, max_len=3, length_penalty=-1.0, **ids)
