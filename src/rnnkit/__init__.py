@@ -7,6 +7,7 @@ Tier 1, cells (one time step): :class:`LSTMCell`, :class:`GRUCell`, :class:`RNNC
 
 from .cells import GRUCell, LeakyCell, LSTMCell, RecurrentCell, RNNCell
 from .layers import GRU, LSTM, RNN, Bidirectional, Recurrent
+from .patterns import EncoderDecoder, RecurrentDecoder, Seq2Seq
 from .unroll import unroll
 
 __version__ = "0.1.0"
@@ -16,11 +17,14 @@ __all__ = [
     "LSTM",
     "RNN",
     "Bidirectional",
+    "EncoderDecoder",
     "GRUCell",
     "LSTMCell",
     "LeakyCell",
     "RNNCell",
     "Recurrent",
     "RecurrentCell",
+    "RecurrentDecoder",
+    "Seq2Seq",
     "unroll",
 ]
