@@ -11,7 +11,8 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells import make_cell
 from ..cells.base import RecurrentCell, State, check_state_like
-from ..unroll import can_fuse, fused_layer, unroll
+from ..unroll import can_fuse, fused_layer
+from ..unroll.engine import fast_unroll
 from ..unroll.probes import current_observer
 from ..unroll.sequences import check_lengths, mask_from_lengths, repack, unpack
 from .merge import MERGES, check_merge, merged_size
@@ -158,7 +159,7 @@ class Recurrent(nn.Module):
             return out, finals
         outs, finals = [], []
         for direction, (cell, state) in enumerate(zip(cells, states, strict=True)):
-            out, final = unroll(
+            out, final = fast_unroll(
                 cell,
                 x,
                 lengths,

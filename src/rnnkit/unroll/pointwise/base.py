@@ -1,0 +1,101 @@
+"""The contract between the engine and a cell's pointwise maths.
+
+The engine (``unroll/engine.py``) owns time: the loop, lengths, dilation, zoneout, recurrent dropout
+and the autograd plumbing. A kernel owns one cell's maths for one step: the recurrent product(s) and
+the gate equations forward, their derivatives backward, and the parameter gradients as large GEMMs
+or reductions over all steps once the loop is done.
+
+Forward and backward of a cell sit next to each other in one kernel file, so that a change to a
+gate shows its derivative on the same screen. The cell's own ``step`` (tier 1) stays the readable
+definition; the engine is tested against it (values, gradients, float64 gradcheck).
+
+Shapes: ``T`` steps, ``B`` rows, ``H`` hidden units, ``G = num_gates * H``. Workspaces are
+time-major ``(T, B, ...)`` so that one step is one contiguous block.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ...cells.base import RecurrentCell
+
+
+class Kernel:
+    """One cell's pointwise forward and backward for the engine, bound to one call's tensors.
+
+    Class-level hooks read a cell; an instance is made per call with the weights and the sizes.
+
+    * ``project(cell, x)``: everything that depends on the input only, for all steps at once, as a
+      time-major ``(T, B, G)`` tensor (the cell's ``project_input``, plus every recurrent bias that
+      simply adds, so that the per-step product needs no bias). Differentiated by autograd.
+    * ``weights(cell)``: the tensors the steps use (``W_hh`` first); the engine returns a gradient
+      for each.
+    * ``step``: one step forward, writing the new states into ``out``.
+    * ``prepare_backward`` / ``step_backward`` / ``grads``: the backward, see each method.
+    """
+
+    num_states = 1  # 1: the state is h; 2: (h, c)
+
+    @staticmethod
+    def config(cell: RecurrentCell) -> tuple:
+        """The cell's static options the maths depends on (hashable)."""
+        return ()
+
+    @staticmethod
+    def weights(cell: RecurrentCell) -> list[Tensor]:
+        raise NotImplementedError
+
+    @staticmethod
+    def project(cell: RecurrentCell, x: Tensor) -> Tensor:
+        """``W_ih x + b_ih + b_hh`` for a time-major ``x`` (T, B, I): one GEMM for all steps."""
+        xp = cell.project_input(x)
+        return xp if cell.bias_hh is None else xp + cell.bias_hh
+
+    def __init__(self, config: tuple, weights: list[Tensor], steps: int, batch: int, saving: bool):
+        self.config = config
+        self.saving = saving  # training: keep what the backward needs; inference: keep nothing
+
+    def step(self, t: int, xp_t: Tensor, h_in: Tensor, prev: list[Tensor], out: list[Tensor]):
+        """Step ``t``: from the projected input, the (masked) state entering the recurrent
+        product ``h_in`` and the previous states, write the new states into ``out``."""
+        raise NotImplementedError
+
+    def prepare_backward(self, prev_all: list[Tensor], new_all: list[Tensor]) -> None:
+        """Before the backward loop: vectorised over all steps, whatever the steps share.
+
+        ``prev_all[j]`` / ``new_all[j]``: state j before / after each step's cell maths (before
+        zoneout), ``(T, B, H)``.
+        """
+
+    def step_backward(
+        self,
+        t: int,
+        d_new: list[Tensor],
+        prev: list[Tensor],
+        new: list[Tensor],
+        d_prev: list[Tensor],
+    ) -> tuple[Tensor | None, Tensor, Tensor]:
+        """Step ``t`` backward.
+
+        ``d_new[j]`` is the complete gradient of state j after the step (the kernel may change it
+        in place). Add the direct gradients of the previous states into ``d_prev`` and return
+        ``(extra, dmat, w)``: the gradient of ``h_in`` is ``extra + dmat @ w`` (``extra`` may be
+        None); the engine routes it through the recurrent dropout mask.
+        """
+        raise NotImplementedError
+
+    def grads(
+        self,
+        h_in_all: Tensor,
+        prev_all: list[Tensor],
+        new_all: list[Tensor],
+        d_new_all: list[Tensor],
+    ) -> tuple[Tensor, list[Tensor]]:
+        """After the loop: the gradient of the projected input ``(T, B, G)`` and of each weight,
+        as single GEMMs over the stacked ``(T * B)`` rows. ``h_in_all``: every step's ``h_in``."""
+        raise NotImplementedError
+
+
+def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
+    """``sum_t d_t^T @ inputs_t`` as ONE GEMM over the stacked ``(T * B)`` rows (a weight grad)."""
+    return d.reshape(-1, d.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])

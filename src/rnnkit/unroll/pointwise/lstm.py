@@ -1,0 +1,169 @@
+r"""The LSTM's pointwise maths for the engine, forward and backward side by side.
+
+Forward, per step (``a`` the pre-activations, gates stacked i, f, g, o as in PyTorch)::
+
+    a = xp_t + W_hh h_in                   (layer_norm: xp_t + LN_r(W_hh h_in))
+    i, f, o = sigmoid(a_i, a_f, a_o)       (peephole: + p_i c_prev, p_f c_prev, p_o c)
+    g = tanh(a_g)
+    c = f c_prev + i g
+    h = o tanh(c)                          (layer_norm: o tanh(LN_c(c)))
+
+Backward, per step, with ``dh``, ``dc`` the gradients of this step's h and c::
+
+    da_o = dh tanh(c) o (1 - o)
+    dc  += LN_c'(dh o (1 - tanh^2))        (+ p_o da_o with peepholes)
+    da_i = dc g i (1 - i),  da_f = dc c_prev f (1 - f),  da_g = dc i (1 - g^2)
+    dc_prev = dc f                         (+ p_i da_i + p_f da_f with peepholes)
+    dh_in = LN_r'(da) @ W_hh
+
+The activation derivatives ``s (1 - s)`` and ``1 - g^2`` are computed for all steps at once before
+the backward loop, in the buffer that then receives ``da``: each step only multiplies in its
+upstream gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Kernel, stacked_matmul
+
+_layer_norm_backward = torch.ops.aten.native_layer_norm_backward
+
+
+class LSTMKernel(Kernel):
+    num_states = 2
+
+    @staticmethod
+    def config(cell) -> tuple:
+        eps = (cell.norm_recurrent.eps, cell.norm_cell.eps) if cell.layer_norm else (0.0, 0.0)
+        return (cell.layer_norm, cell.peephole, *eps)
+
+    @staticmethod
+    def weights(cell) -> list[Tensor]:
+        weights = [cell.weight_hh]
+        if cell.peephole:
+            weights += [cell.peephole_i, cell.peephole_f, cell.peephole_o]
+        if cell.layer_norm:
+            weights += [cell.norm_recurrent.weight, cell.norm_cell.weight, cell.norm_cell.bias]
+        return weights
+
+    def __init__(self, config, weights, steps, batch, saving):
+        super().__init__(config, weights, steps, batch, saving)
+        self.layer_norm, self.peephole, self.eps_r, self.eps_c = config
+        self.w_hh, *rest = weights
+        self.hidden = hidden = self.w_hh.shape[1]
+        if self.peephole:
+            self.peep_if = torch.stack(rest[:2])  # (2, H): i and f both look at c_prev
+            self.peep_o = rest[2]
+            rest = rest[3:]
+        if self.layer_norm:
+            self.gain_r, self.gain_c, self.bias_c = rest
+            self.raw, self.stats_r, self.stats_c = [], [], []
+        rows = steps if saving else 1  # inference reuses one row
+        self.gates = self.w_hh.new_empty(rows, batch, 4 * hidden)  # activated i, f, g, o
+        self.tanh_c = self.w_hh.new_empty(rows, batch, hidden)
+
+    def step(self, t, xp_t, h_in, prev, out):
+        c_prev = prev[1]
+        h_out, c_out = out
+        hidden = self.hidden
+        row = t if self.saving else 0
+        a = self.gates[row]
+        if self.layer_norm:
+            s = h_in @ self.w_hh.T
+            s_hat, mean, rstd = torch.native_layer_norm(
+                s, (4 * hidden,), self.gain_r, None, self.eps_r
+            )
+            torch.add(xp_t, s_hat, out=a)
+            if self.saving:
+                self.raw.append(s)
+                self.stats_r.append((mean, rstd))
+        else:
+            torch.addmm(xp_t, h_in, self.w_hh.T, out=a)
+        i, f, g, o = a.chunk(4, 1)
+        a_if = a[:, : 2 * hidden]
+        if self.peephole:
+            a_if.view(-1, 2, hidden).addcmul_(self.peep_if, c_prev.unsqueeze(1))
+        a_if.sigmoid_()
+        g.tanh_()
+        c = torch.mul(f, c_prev, out=c_out).addcmul_(i, g)
+        if self.peephole:
+            o.addcmul_(self.peep_o, c)
+        o.sigmoid_()
+        if self.layer_norm:
+            m, mean, rstd = torch.native_layer_norm(
+                c, (hidden,), self.gain_c, self.bias_c, self.eps_c
+            )
+            if self.saving:
+                self.stats_c.append((mean, rstd))
+            tc = torch.tanh(m, out=self.tanh_c[row])
+        else:
+            tc = torch.tanh(c, out=self.tanh_c[row])
+        torch.mul(o, tc, out=h_out)
+
+    def prepare_backward(self, h_in_all, prev_all, new_all):
+        hidden = self.hidden
+        gates = self.gates
+        square = gates * gates
+        self.d_gates = gates - square  # s (1 - s): i, f, o
+        self.d_gates[..., 2 * hidden : 3 * hidden] = 1 - square[..., 2 * hidden : 3 * hidden]
+        o, tc = gates[..., 3 * hidden :], self.tanh_c
+        self.d_tanh = o * (1 - tc * tc)  # dh -> d(argument of the tanh)
+        self.d_raw, self.d_norm_c = [], []  # filled by step_backward, from t = T-1 down
+
+    def step_backward(self, t, d_new, prev, new, d_prev):
+        dh, dc = d_new
+        hidden = self.hidden
+        i, f, g, _ = self.gates[t].chunk(4, 1)
+        da = self.d_gates[t]
+        da_i, da_f, da_g, da_o = da.chunk(4, 1)
+        da_o.mul_(dh).mul_(self.tanh_c[t])
+        d_m = dh * self.d_tanh[t]
+        if self.layer_norm:
+            self.d_norm_c.append(d_m)
+            mean, rstd = self.stats_c[t]
+            d_m = _layer_norm_backward(
+                d_m, new[1], (hidden,), mean, rstd, self.gain_c, self.bias_c, (True, False, False)
+            )[0]
+        dc.add_(d_m)
+        if self.peephole:
+            dc.addcmul_(self.peep_o, da_o)  # c also feeds o
+        da[:, : 3 * hidden].view(-1, 3, hidden).mul_(dc.unsqueeze(1))
+        da_i.mul_(g)
+        da_f.mul_(prev[1])
+        da_g.mul_(i)
+        d_prev[1].addcmul_(dc, f)
+        if self.peephole:  # c_prev also feeds i and f
+            d_prev[1].add_((da[:, : 2 * hidden].view(-1, 2, hidden) * self.peep_if).sum(1))
+        if not self.layer_norm:
+            return None, da, self.w_hh
+        mean, rstd = self.stats_r[t]
+        d_s = _layer_norm_backward(
+            da, self.raw[t], (4 * hidden,), mean, rstd, self.gain_r, None, (True, False, False)
+        )[0]
+        self.d_raw.append(d_s)
+        return None, d_s, self.w_hh
+
+    def grads(self, h_in_all, prev_all, new_all, d_new_all):
+        hidden = self.hidden
+        da = self.d_gates
+        d_s = torch.stack(self.d_raw[::-1]) if self.layer_norm else da
+        grads = [stacked_matmul(d_s, h_in_all)]
+        if self.peephole:
+            steps, batch = da.shape[:2]
+            da_if = da[..., : 2 * hidden].reshape(steps, batch, 2, hidden)
+            g_if = (da_if * prev_all[1].unsqueeze(2)).sum((0, 1))
+            grads += [g_if[0], g_if[1], (da[..., 3 * hidden :] * new_all[1]).sum((0, 1))]
+        if self.layer_norm:
+            grads.append((da * _normalised(torch.stack(self.raw), self.stats_r)).sum((0, 1)))
+            d_m = torch.stack(self.d_norm_c[::-1])
+            grads.append((d_m * _normalised(new_all[1], self.stats_c)).sum((0, 1)))
+            grads.append(d_m.sum((0, 1)))
+        return da, grads
+
+
+def _normalised(x: Tensor, stats: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """``(x - mean) * rstd`` for all steps, from the statistics the forward kept."""
+    mean, rstd = (torch.stack(s) for s in zip(*stats, strict=True))
+    return (x - mean) * rstd
