@@ -232,3 +232,19 @@ def test_tensorboard_gets_the_same_scalars_when_installed(tmp_path, monkeypatch)
     ).fit()
     assert ("train/loss", 1) in written and ("train/grad_norm", 2) in written
     assert ("dev/mse", 2) in written and written[-1] == "closed"
+
+
+def test_resuming_an_early_stopped_run_does_not_train_on(tmp_path):
+    config = TrainConfig(max_steps=100, batch_size=4, eval_every=5, patience=1, **QUIET)
+    model = MLP()
+    Trainer(model, Stagnant(), regression_data(16), config, tmp_path, dev_set=[]).fit()
+    weights = flat_params(model)
+    again = Trainer(model, Stagnant(), regression_data(16), config, tmp_path, dev_set=[])
+    summary = again.fit(resume=True)
+    assert summary.steps == 10 and summary.stop_reason == "early_stopping"
+    assert torch.equal(flat_params(model), weights)
+    files = sorted(p.name for p in (tmp_path / "checkpoints" / "step-00000010").iterdir())
+    assert files == [  # nothing pickled: safetensors and JSON only
+        "checkpoint.json", "model.safetensors", "optimizer.safetensors", "rng.safetensors",
+        "trainer_state.json",
+    ]  # fmt: skip

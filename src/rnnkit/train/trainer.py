@@ -109,6 +109,7 @@ class _RunState:
     best_step: int | None = None
     bad_evals: int = 0
     last_eval_step: int | None = None
+    early_stopped: bool = False
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
@@ -200,24 +201,23 @@ class Trainer:
         if log is not None:
             log.truncate_after(self.state.step)
         bar = Progress(self.config.max_steps, self.state.step, self.config.progress and main)
-        stop_reason = "max_steps"
         last: _StepResult | None = None
         try:
             window: list[_StepResult] = []
             window_start = time.perf_counter()
-            while self.state.step < self.config.max_steps and stop_reason == "max_steps":
+            while self.state.step < self.config.max_steps and not self.state.early_stopped:
                 lr = self.schedule.apply(self.optimizer, self.state.step)
                 last = self._train_step()
                 self.state.step += 1
                 window.append(last)
                 rate = len(window) * self.config.batch_size / (time.perf_counter() - window_start)
                 bar.update(last.loss if last.loss is not None else math.nan, rate)
-                if self._due(self.config.log_every) and log is not None:
-                    log.train(self._log_row(window, lr, rate))
                 if self._due(self.config.log_every):
+                    if log is not None:
+                        log.train(self._log_row(window, lr, rate))
                     window, window_start = [], time.perf_counter()
                 if self.dev_set is not None and self._due(self.config.eval_every):
-                    stop_reason = self._evaluate(log)
+                    self._evaluate(log)
                 if self._due(self.config.checkpoint_every):
                     self._save_checkpoint()
             self._finish(log)
@@ -225,7 +225,7 @@ class Trainer:
             bar.close()
             if log is not None:
                 log.close()
-        return self._summary(last, stop_reason, time.perf_counter() - started)
+        return self._summary(last, time.perf_counter() - started)
 
     # -- one step -----------------------------------------------------------------------
 
@@ -299,8 +299,8 @@ class Trainer:
 
     # -- evaluation, checkpoints ----------------------------------------------------------
 
-    def _evaluate(self, log: RunLog | None) -> str:
-        """Score the dev set (rank 0), track the best, return the stop reason."""
+    def _evaluate(self, log: RunLog | None) -> None:
+        """Score the dev set (rank 0), track the best, decide on early stopping."""
         metrics = self._dev_metrics() if self.info.is_main else None
         metrics = distributed.broadcast_object(metrics, self.info)
         st = self.state
@@ -322,8 +322,8 @@ class Trainer:
         if log is not None:
             log.dev(st.step, metrics)
         patience = self.config.patience
-        out_of_patience = patience is not None and st.bad_evals >= patience
-        return "early_stopping" if out_of_patience else "max_steps"
+        if patience is not None and st.bad_evals >= patience:
+            st.early_stopped = True  # saved: resuming a stopped run does not train on
 
     def _dev_metrics(self) -> dict[str, float]:
         was_training = self.model.training
@@ -442,7 +442,7 @@ class Trainer:
             "items_per_s": rate,
         }
 
-    def _summary(self, last: _StepResult | None, stop_reason: str, elapsed: float) -> TrainSummary:
+    def _summary(self, last: _StepResult | None, elapsed: float) -> TrainSummary:
         st = self.state
         latest = latest_checkpoint(self.out_dir)
         best = self.out_dir / BEST_DIR
@@ -450,7 +450,7 @@ class Trainer:
             steps=st.step,
             epochs=st.step / self.order.batches_per_epoch,
             final_loss=last.loss if last is not None else None,
-            stop_reason=stop_reason,
+            stop_reason="early_stopping" if st.early_stopped else "max_steps",
             best_metric=st.best_metric,
             best_step=st.best_step,
             metrics=st.metrics,
