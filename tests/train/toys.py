@@ -105,11 +105,13 @@ def flat_params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def train_both(out_dir: str) -> dict[str, object]:
-    """Train a Regression MLP and a TBPTT SeqModel; run in each process of a distributed test.
+def distributed_scenarios(out_dir: str) -> dict[str, object]:
+    """What the distributed tests run in every process (or in one, for the reference).
 
-    Returns the final weights of both, and the error a batch size not divisible by the
-    world size gives (None in a single process, where every batch size divides).
+    Returns the final weights of a Regression MLP (Adam, clipping, dev evaluation) and of a
+    TBPTT SeqModel (SGD with momentum); whether stopping half-way and resuming gave the same
+    weights as an uninterrupted run (with dropout: every rank's random stream must resume);
+    and the error of a batch size that the world size does not divide (None if it does).
     """
     from pathlib import Path
 
@@ -118,22 +120,38 @@ def train_both(out_dir: str) -> dict[str, object]:
     from rnnkit.train import TrainConfig, Trainer
 
     torch.set_num_threads(1)
+    out = Path(out_dir)
     rank = dist.get_rank() if dist.is_initialized() else 0
     common = {"batch_size": 8, "clip_norm": 0.5, "progress": False, "checkpoint_every": 3}
     results: dict[str, object] = {}
-    torch.manual_seed(rank)  # different on each rank: DDP must broadcast rank 0's weights
-    mlp = MLP()
+
+    def model(cls, seed=0):
+        torch.manual_seed(seed + rank)  # differs per rank: DDP must broadcast rank 0's weights
+        return cls()
+
+    mlp = model(MLP)
     config = TrainConfig(max_steps=6, eval_every=2, **common)
     dev = regression_data(8, seed=1)
-    Trainer(mlp, Regression(), regression_data(24), config, Path(out_dir) / "mlp", dev).fit()
+    Trainer(mlp, Regression(), regression_data(24), config, out / "mlp", dev).fit()
     results["mlp"] = flat_params(mlp)
-    torch.manual_seed(rank)
-    seq = SeqModel()
+
+    seq = model(SeqModel)
     config = TrainConfig(max_steps=4, tbptt=5, optimizer="sgd", lr=0.1, momentum=0.9, **common)
-    Trainer(seq, SeqRegression(), sequence_data(16), config, Path(out_dir) / "seq").fit()
+    Trainer(seq, SeqRegression(), sequence_data(16), config, out / "seq").fit()
     results["seq"] = flat_params(seq)
+
+    dropout = lambda: MLP(dropout=0.5)  # noqa: E731
+    config = TrainConfig(max_steps=6, **common)
+    whole = model(dropout)
+    Trainer(whole, Regression(), regression_data(24), config, out / "whole").fit()
+    half = config.replace(max_steps=3)
+    Trainer(model(dropout), Regression(), regression_data(24), half, out / "split").fit()
+    resumed = model(dropout, seed=7)
+    Trainer(resumed, Regression(), regression_data(24), config, out / "split").fit(resume=True)
+    results["resumed_equal"] = torch.equal(flat_params(whole), flat_params(resumed))
+
     try:
-        Trainer(MLP(), Regression(), regression_data(8), TrainConfig(batch_size=7), out_dir)
+        Trainer(MLP(), Regression(), regression_data(8), TrainConfig(batch_size=7), out)
         results["error"] = None
     except ValueError as err:
         results["error"] = str(err)
