@@ -7,21 +7,31 @@ attention), ConditionedGenerator (any context -> sequence) and Recursive (trees)
 
 from .attention import BahdanauAttention, LuongAttention, make_attention, masked_softmax
 from .bridge import Bridge
+from .crf import LinearChainCRF
 from .decoder import RecurrentDecoder
+from .encoder import Acceptor, SequenceEncoder
 from .generation import Encoding
+from .pooling import POOLINGS, Pooling
 from .reader import SequenceReader
 from .seq2seq import EncoderDecoder, RecurrentEncoder, Seq2Seq
+from .transducer import Transducer
 
 __all__ = [
+    "POOLINGS",
+    "Acceptor",
     "BahdanauAttention",
     "Bridge",
     "EncoderDecoder",
     "Encoding",
+    "LinearChainCRF",
     "LuongAttention",
+    "Pooling",
     "RecurrentDecoder",
     "RecurrentEncoder",
     "Seq2Seq",
+    "SequenceEncoder",
     "SequenceReader",
+    "Transducer",
     "make_attention",
     "masked_softmax",
 ]
