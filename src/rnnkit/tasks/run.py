@@ -1,0 +1,120 @@
+"""Train a task with the Trainer, and load a trained model back for evaluation or prediction.
+
+A checkpoint directory written for a task is self-contained: the Trainer's ``checkpoint.json``
+carries ``{"task", "config", "metadata"}`` as its model config, so :func:`load_trained` can
+rebuild the model (sizes, vocabularies) before reading the safetensors weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..train import (
+    Trainer,
+    TrainSummary,
+    best_checkpoint,
+    latest_checkpoint,
+    launch,
+    load_checkpoint,
+    read_checkpoint,
+)
+from . import get_task
+from .base import Task, TaskData
+from .config import RunConfig, build_dataclass
+
+RUN_FILE = "run.json"  # the resolved run config, beside the Trainer's files, for humans
+
+
+def train_task(
+    run: RunConfig, out_dir: str | os.PathLike, *, resume: bool = False, nproc: int = 1
+) -> TrainSummary:
+    """Train ``run.task`` as configured, writing checkpoints and logs to ``out_dir``.
+
+    With ``nproc > 1`` the run is data-parallel over that many local processes, each of which
+    rebuilds the data and model from the config (they are deterministic).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RUN_FILE).write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    return launch(_fit, nproc, run, str(out_dir), resume)
+
+
+def _fit(run: RunConfig, out_dir: str, resume: bool) -> TrainSummary:
+    """One process's share of :func:`train_task` (module level: it must be picklable)."""
+    task = get_task(run.task)
+    data = task.build_data(run.config)
+    torch.manual_seed(run.train.seed)  # the model's initial weights follow the run's seed
+    model = task.build_model(run.config, data.metadata)
+    trainer = Trainer(
+        model,
+        task.objective(run.config, data.metadata),
+        data.train,
+        run.train,
+        out_dir,
+        dev_set=data.dev,
+        model_config=model_config(task, run.config, data),
+    )
+    return trainer.fit(resume=resume)
+
+
+def model_config(task: Task, config: Any, data: TaskData) -> dict[str, Any]:
+    """What a checkpoint must carry to rebuild the model: task, config and metadata."""
+    return {"task": task.name, "config": dataclasses.asdict(config), "metadata": data.metadata}
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained model of a task, ready for ``task.predict`` or evaluation."""
+
+    task: Task
+    config: Any
+    metadata: dict[str, Any]
+    model: nn.Module
+    checkpoint: Path
+
+
+def find_checkpoint(model_dir: str | os.PathLike) -> Path:
+    """The checkpoint in ``model_dir``: the directory itself if it is one, else the run's best
+    checkpoint, else its latest."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model directory {model_dir} does not exist")
+    if (model_dir / "checkpoint.json").is_file():
+        return model_dir
+    found = best_checkpoint(model_dir) or latest_checkpoint(model_dir)
+    if found is None:
+        raise FileNotFoundError(
+            f"{model_dir} holds no checkpoint (expected checkpoint.json, best/ or checkpoints/)"
+        )
+    return found
+
+
+def load_trained(task: Task, model_dir: str | os.PathLike, device: str = "cpu") -> Trained:
+    """Rebuild and load the model that ``rnnkit train`` saved in ``model_dir``."""
+    path = find_checkpoint(model_dir)
+    saved = read_checkpoint(path).get("config") or {}
+    if saved.get("task") != task.name:
+        raise ValueError(f"{path} holds a model of task {saved.get('task')!r}, not {task.name!r}")
+    config = build_dataclass(task.Config, saved.get("config", {}), f"{path}/checkpoint.json")
+    metadata = saved.get("metadata") or {}
+    model = task.build_model(config, metadata)
+    load_checkpoint(path, model, device=device)
+    model.to(device).eval()
+    return Trained(task, config, metadata, model, path)
+
+
+def evaluate_trained(trained: Trained, split: str = "test") -> dict[str, float]:
+    """The task's metrics of a trained model on a split ("train", "dev" or "test")."""
+    data = trained.task.build_data(trained.config)
+    dataset = getattr(data, split)
+    objective = trained.task.objective(trained.config, trained.metadata)
+    trained.model.eval()
+    with torch.no_grad():
+        return objective.evaluate(trained.model, dataset)

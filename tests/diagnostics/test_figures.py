@@ -1,0 +1,54 @@
+"""draw_unrolled and plot_gradient_flow write valid, non-empty PNG and SVG files."""
+
+import re
+import xml.etree.ElementTree as ET
+
+import matplotlib.image
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.diagnostics import draw_unrolled, gradient_flow, plot_gradient_flow
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("cell", [rk.RNNCell(2, 3), rk.LSTMCell(2, 3), rk.GRUCell(2, 3)])
+def test_draw_unrolled_png(tmp_path, cell):
+    path = draw_unrolled(cell, steps=3, path=tmp_path / "unrolled.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 200
+    assert image.std() > 0  # something was drawn
+
+
+def box_labels(svg_text: str) -> set[str]:
+    """The subscripted symbols drawn, e.g. {"h0", "x1"} (SVG text is kept as text)."""
+    pairs = re.findall(r">([a-z])</tspan>\s*<tspan[^>]*>(\d)</tspan>", svg_text)
+    return {symbol + step for symbol, step in pairs}
+
+
+def test_draw_unrolled_svg_shows_both_states_of_an_lstm_and_one_of_an_rnn(tmp_path):
+    lstm = draw_unrolled(rk.LSTM(2, 3), steps=2, path=tmp_path / "lstm.svg")
+    rnn = draw_unrolled(rk.RNNCell(2, 3), steps=2, path=tmp_path / "rnn.svg")
+    assert ET.parse(lstm).getroot().tag.endswith("svg")
+    common = {"h0", "h1", "h2", "x1", "x2", "y1", "y2"}
+    assert box_labels(lstm.read_text()) == common | {"c0", "c1", "c2"}
+    assert box_labels(rnn.read_text()) == common
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match=r"\.png or \.svg"):
+        draw_unrolled(rk.RNNCell(2, 3), path=tmp_path / "x.jpg")
+    with pytest.raises(ValueError, match="steps"):
+        draw_unrolled(rk.RNNCell(2, 3), steps=0, path=tmp_path / "x.png")
+    with pytest.raises(TypeError, match="expected an rnnkit cell"):
+        draw_unrolled(torch.nn.Linear(2, 2), path=tmp_path / "x.png")
+
+
+def test_plot_gradient_flow(tmp_path):
+    flows = {k: gradient_flow(rk.Recurrent(k, 2, 3), torch.randn(2, 8, 2)) for k in ("rnn", "lstm")}
+    path = plot_gradient_flow(flows, tmp_path / "sub" / "flow.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    svg = plot_gradient_flow(flows["rnn"], tmp_path / "flow.svg")
+    assert ET.parse(svg).getroot().tag.endswith("svg")

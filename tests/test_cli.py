@@ -1,0 +1,166 @@
+"""The `rnnkit` command: every command runs, every mistake is one line on stderr and status 2."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from rnnkit.cli import main
+
+TINY = ["--set", "length=6", "--set", "hidden_size=4", "--set", "train_size=64"]
+TINY += ["--set", "eval_size=16"]
+
+
+def run_ok(capsys, *argv):
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def run_fails(capsys, *argv):
+    """Run argv expecting a user error; return its one-line message."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["tasks"], ["train"], ["eval"], ["predict"], ["gradflow"], ["longrange"], ["draw"]],
+)
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: rnnkit")
+
+
+def test_tasks(capsys):
+    out = run_ok(capsys, "tasks")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == sorted(names) and {"adding", "copy", "digits"} <= set(names)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "adding"
+    assert (
+        main(["train", "adding", *TINY, "--max-steps", "3", "--seed", "1", "--out", str(out)]) == 0
+    )
+    return out
+
+
+def test_train_writes_a_run(trained):
+    assert (trained / "best" / "model.safetensors").is_file()
+    run = json.loads((trained / "run.json").read_text())
+    assert run["config"]["hidden_size"] == 4 and run["train"]["max_steps"] == 3
+    assert run["train"]["seed"] == 1
+
+
+def test_eval_prints_metrics_beside_chance(capsys, trained):
+    out = run_ok(capsys, "eval", "adding", "--model", str(trained))
+    assert "test mse:" in out and "(chance 0.1667)" in out
+    out = run_ok(
+        capsys, "eval", "adding-problem", "--model", str(trained / "best"), "--split", "dev"
+    )
+    assert "dev mse:" in out
+
+
+def test_predict_from_arguments_and_stdin(capsys, monkeypatch, trained):
+    out = run_ok(
+        capsys, "predict", "adding", "--model", str(trained), "0.5* 0.1 0.2 0.25*", "1* 1*"
+    )
+    lines = out.splitlines()
+    assert len(lines) == 2 and "true 0.7500" in lines[0] and "true 2.0000" in lines[1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("0.1* 0.2*\n\n0.3* 0.3 0.3*\n"))
+    out = run_ok(capsys, "predict", "adding", "--model", str(trained))
+    assert len(out.splitlines()) == 2
+
+
+def test_resume(capsys, trained, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(trained, run)
+    err = run_fails(capsys, "train", "adding", *TINY, "--max-steps", "3", "--out", str(run))
+    assert "add --resume" in err
+    run_ok(capsys, "train", "adding", *TINY, "--max-steps", "5", "--out", str(run), "--resume")
+    assert json.loads((run / "summary.json").read_text())["steps"] == 5
+
+
+def test_gradflow_prints_a_table_and_plots(capsys, tmp_path):
+    plot = tmp_path / "flow.png"
+    out = run_ok(capsys, "gradflow", "--cells", "rnn,lstm", "--length", "12", "--hidden-size", "4",
+                 "--out", str(plot))  # fmt: skip
+    assert "| distance k" in out and "| 11 " in out and "spectral radius" in out
+    assert plot.stat().st_size > 0
+
+
+def test_longrange_trains_every_cell_at_every_length(capsys, tmp_path):
+    out = run_ok(capsys, "longrange", "--task", "adding", "--cells", "rnn,gru", "--lengths", "4,6",
+                 "--steps", "2", "--set", "train_size=64", "--set", "eval_size=16",
+                 "--set", "hidden_size=4", "--out", str(tmp_path))  # fmt: skip
+    assert "| length | rnn" in out and "| 6 " in out and "chance" in out
+    assert (tmp_path / "longrange.png").stat().st_size > 0
+    assert (tmp_path / "gru-6" / "best").is_dir()
+    assert "| 4 " in (tmp_path / "longrange.md").read_text()
+
+
+def test_draw(capsys, tmp_path):
+    out = run_ok(capsys, "draw", "lstm", "--steps", "2", "--out", str(tmp_path / "lstm.svg"))
+    assert out.strip().endswith("lstm.svg") and (tmp_path / "lstm.svg").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["train"], "the following arguments are required: task"),
+        (["train", "nope"], "unknown task 'nope'; tasks: adding"),
+        (["train", "adding", "--max-steps", "0"], "expected a positive integer, got '0'"),
+        (["train", "adding", "--set", "foo=1"], "unknown key 'foo'"),
+        (["train", "adding", "--set", "train.lr=fast"], "train.lr=fast: expected float"),
+        (["train", "adding", "--config", "missing.toml"], "missing.toml does not exist"),
+        (["eval", "adding", "--model", "no/such/dir"], "does not exist"),
+        (["eval", "adding"], "required: --model"),
+        (["gradflow", "--cells", "rnn,xyz"], "unknown cell(s) ['xyz']"),
+        (["gradflow", "--out", "flow.jpg"], ".png or .svg"),
+        (["longrange", "--task", "nope"], "invalid choice: 'nope'"),
+        (["longrange", "--lengths", "5,x"], "expected a positive integer, got 'x'"),
+        (["draw", "lstm", "--out", "a.pdf"], ".png or .svg"),
+        (["tasks", "--extra"], "unrecognized arguments: --extra"),
+    ],
+)
+def test_user_errors_are_one_line_with_status_2(capsys, argv, message):
+    assert message in run_fails(capsys, *argv)
+
+
+def test_bad_config_file_names_key_and_file(capsys, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("hidden_size = 8\n[train]\nmax_step = 3\n")
+    err = run_fails(capsys, "train", "adding", "--config", str(config))
+    assert str(config) in err and "unknown key 'train.max_step' (did you mean 'max_steps'?)" in err
+
+
+def test_bad_predict_input_and_wrong_task(capsys, trained):
+    assert "mark exactly two values" in run_fails(
+        capsys, "predict", "adding", "--model", str(trained), "0.1 0.2"
+    )
+    assert "holds a model of task 'adding', not 'copy'" in run_fails(
+        capsys, "eval", "copy", "--model", str(trained)
+    )
+
+
+def test_python_dash_m_and_entry_point():
+    out = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "tasks"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("adding")
+    script = shutil.which("rnnkit", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("the rnnkit script is not installed in this environment")
+    bad = subprocess.run([script, "train", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("rnnkit train: error: unknown task")
