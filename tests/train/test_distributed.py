@@ -38,7 +38,7 @@ def reference(tmp_path_factory):
 @pytest.mark.slow  # spawned processes each import torch: 10-20 s on 2 busy cores
 def test_two_gloo_processes_launched_equal_one_process(tmp_path, reference):
     """Same weights (Adam + clipping + dev evaluation; SGD momentum + TBPTT); exact resume."""
-    results = launch(distributed_scenarios, 2, str(tmp_path), backend="gloo")
+    results = launch(distributed_scenarios, 2, str(tmp_path))  # the Trainer picks gloo
     check_against_one_process(results, reference)
     # rank 0 alone wrote the files
     names = sorted(p.name for p in (tmp_path / "mlp" / "checkpoints").iterdir())

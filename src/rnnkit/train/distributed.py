@@ -1,12 +1,12 @@
 """Data parallelism: which process am I, how to start N of them, how to wrap the model.
 
-Two ways to run N processes, both ending with an initialised default process group that the
-Trainer detects:
-  - `torchrun --nproc-per-node N script.py`: torchrun sets RANK, WORLD_SIZE, LOCAL_RANK,
-    MASTER_ADDR/PORT; the Trainer initialises the group from them (`init_from_env`).
+Two ways to run N processes; both set the environment variables of torch.distributed
+(RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) and the Trainer joins the process group
+they describe (`init_from_env`), with the backend that suits its device: NCCL when training
+on CUDA, gloo on the CPU.
+  - `torchrun --nproc-per-node N script.py`.
   - `launch(fn, nproc)`: spawns N local processes on a free localhost port and runs
-    `fn(*args)` in each, with the group already initialised (what `rnnkit --nproc N` uses).
-Backend: NCCL when training on CUDA, gloo on CPU.
+    `fn(*args)` in each (what `rnnkit train --nproc N` uses).
 """
 
 from __future__ import annotations
@@ -114,14 +114,16 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
 def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None = None) -> Any:
     """Run `fn(*args)` in `nproc` local processes joined in one process group.
 
-    Each process gets RANK/WORLD_SIZE/LOCAL_RANK in its environment and an initialised
-    default group, so a `Trainer` built inside `fn` trains data-parallel. `fn` and `args`
+    Each process gets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT in its environment,
+    so a `Trainer` built inside `fn` joins the group and trains data-parallel. `fn` and `args`
     must be picklable (a module-level function), as with `torch.multiprocessing.spawn`.
 
     Args:
         fn: the per-process entry point.
         nproc: number of processes (1 runs `fn` in this process, without a group).
-        backend: "gloo" or "nccl" (None: NCCL if CUDA has at least `nproc` devices, else gloo).
+        backend: "gloo" or "nccl" to create the group before `fn` runs (for an `fn` that
+            communicates before building a Trainer). None: the first Trainer creates it,
+            with NCCL if it trains on CUDA and gloo otherwise.
 
     Returns:
         What `fn` returned on rank 0.
@@ -130,8 +132,6 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None =
         raise ValueError(f"launch: nproc must be an int >= 1, got {nproc!r}")
     if nproc == 1:
         return fn(*args)
-    if backend is None:
-        backend = "nccl" if torch.cuda.device_count() >= nproc else "gloo"
     results = mp.get_context("spawn").SimpleQueue()
     processes = mp.start_processes(
         _worker,
@@ -151,13 +151,12 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None =
     return pickle.loads(payload)
 
 
-def _worker(rank: int, fn, args, nproc: int, port: int, backend: str, results) -> None:
+def _worker(rank: int, fn, args, nproc: int, port: int, backend: str | None, results) -> None:
     env = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": nproc, "MASTER_PORT": port}
     os.environ.update({key: str(value) for key, value in env.items()})
     os.environ["MASTER_ADDR"] = "127.0.0.1"
-    if backend == "nccl":
-        torch.cuda.set_device(rank)
-    dist.init_process_group(backend, rank=rank, world_size=nproc)
+    if backend is not None:
+        init_from_env(backend)
     try:
         result = fn(*args)
         if rank == 0:
@@ -165,7 +164,8 @@ def _worker(rank: int, fn, args, nproc: int, port: int, backend: str, results) -
             # handles, which die with this process. (Our own processes only, never user files.)
             results.put(pickle.dumps(result))
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _free_port() -> int:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
@@ -159,7 +158,8 @@ class Trainer:
             raise ValueError("TrainConfig.schedule='plateau' follows the dev metric: pass dev_set")
         if model_config is not None:
             json.dumps(model_config)  # fail now, not at the first checkpoint
-        self.info = distributed.init_from_env()
+        wanted = _requested_device(config, model)
+        self.info = distributed.init_from_env("nccl" if wanted.type == "cuda" else "gloo")
         if config.batch_size % self.info.world_size:
             raise ValueError(
                 f"TrainConfig.batch_size={config.batch_size} must be divisible by the world size "
@@ -171,7 +171,9 @@ class Trainer:
         self.dev_set = dev_set
         self.out_dir = Path(out_dir)
         self.model_config = model_config
-        self.device = _resolve_device(config, model, self.info)
+        # Under data parallelism on CUDA, each local rank takes its own GPU.
+        distributed_cuda = self.info.enabled and wanted.type == "cuda" and wanted.index is None
+        self.device = torch.device("cuda", self.info.local_rank) if distributed_cuda else wanted
         self.model = model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.params, config)
@@ -234,7 +236,7 @@ class Trainer:
         indices = self.order.local_batch(self.state.step, self.info.rank, self.info.world_size)
         batch = self.objective.collate([self.train_set[i] for i in indices])
         batch = to_device(batch, self.device)
-        self.model.train()
+        self._forward_model.train()  # the wrapper too: DDP consults its own training flag
         tbptt = self.config.tbptt
         chunks = [batch] if tbptt is None else self.objective.split_time(batch, tbptt)
         losses, norms, clipped, recurrent_state = [], [], 0, None
@@ -475,10 +477,9 @@ def _improves(value: float, best: float | None, higher_is_better: bool) -> bool:
     return value > best if higher_is_better else value < best
 
 
-def _resolve_device(config: TrainConfig, model: torch.nn.Module, info) -> torch.device:
+def _requested_device(config: TrainConfig, model: torch.nn.Module) -> torch.device:
+    """`config.device`, else wherever the model's parameters already are."""
     if config.device is not None:
         return torch.device(config.device)
-    if info.enabled and dist.get_backend() == "nccl":
-        return torch.device("cuda", info.local_rank)
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
