@@ -190,6 +190,14 @@ def test_clipping_bounds_each_sgd_update(tmp_path, clip, bound):
         assert change.abs().max().item() == pytest.approx(0.001, rel=1e-4)  # float32 sums
 
 
+def test_the_last_steps_are_logged_even_off_the_log_period(tmp_path):
+    config = TrainConfig(max_steps=7, batch_size=4, log_every=3, progress=False)
+    Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()
+    with open(tmp_path / "train.csv") as handle:
+        assert [r["step"] for r in csv.DictReader(handle)] == ["3", "6", "7"]
+    assert (tmp_path / "curves.png").is_file()
+
+
 def test_only_the_newest_checkpoints_are_kept(tmp_path):
     config = TrainConfig(max_steps=7, batch_size=4, checkpoint_every=2, keep_checkpoints=2, **QUIET)
     summary = Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()

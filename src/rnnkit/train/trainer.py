@@ -222,6 +222,8 @@ class Trainer:
                     self._evaluate(log)
                 if self._due(self.config.checkpoint_every):
                     self._save_checkpoint()
+            if window and log is not None:  # the steps since the last row, so none go unlogged
+                log.train(self._log_row(window, lr, rate))
             self._finish(log)
         finally:
             bar.close()
