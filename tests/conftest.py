@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# Test tensors are tiny: one intra-op thread is fastest, and with the 2 cores busy (several
+# pytest runs at once) a second OpenMP thread spin-waiting made small ops up to 100x slower.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,9 @@ a fresh temporary working directory, with matplotlib's Agg backend and a fixed t
 
 Convention for page authors: a block fenced as ```python runs. An illustrative fragment that
 cannot run on its own (it uses names the page never defines) is fenced as ```python skip (or
-``no-run``): it is still highlighted as Python but not executed. Prefer runnable blocks.
+``no-run``): it is still highlighted as Python but not executed. Prefer runnable blocks. A page
+whose examples take more than a few seconds (a real training run) says so with the line
+``<!-- snippets: slow -->``: its test is then marked slow and runs with ``make test-slow``.
 """
 
 from __future__ import annotations
@@ -45,11 +47,25 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
     return blocks
 
 
+SLOW_MARK = "<!-- snippets: slow -->"
+
+
 def pages() -> list[Path]:
     return sorted(DOCS.glob("*.md"))
 
 
-@pytest.mark.parametrize("page", pages(), ids=lambda p: p.name)
+def page_params() -> list:
+    return [
+        pytest.param(
+            page,
+            id=page.name,
+            marks=[pytest.mark.slow] if SLOW_MARK in page.read_text(encoding="utf-8") else [],
+        )
+        for page in pages()
+    ]
+
+
+@pytest.mark.parametrize("page", page_params())
 def test_page_snippets_run(page, tmp_path, monkeypatch):
     import matplotlib
 

@@ -52,15 +52,26 @@ def check_gradients(rnn, x, lengths, state=None, training=False, fast_mode=False
     assert torch.autograd.gradcheck(f, inputs, atol=1e-6, rtol=1e-4, fast_mode=fast_mode)
 
 
-@pytest.mark.parametrize("option", OPTIONS)
-@pytest.mark.parametrize("cell", CELLS)
-def test_gradcheck(cell, option):
+def gradcheck_layer(cell, option, fast_mode):
     kind, cell_options = CELLS[cell]
     rnn = randomise(rk.Recurrent(kind, I, H, **cell_options, **OPTIONS[option]).double())
     x = torch.randn(B, T, I, dtype=torch.float64, requires_grad=True)
-    # The full Jacobian for one layer of each cell; random projections of it (gradcheck's fast
-    # mode: v^T J u against a finite difference along u) for the options, to keep the suite fast.
-    check_gradients(rnn, x, LENGTHS, training=option in TRAINING, fast_mode=option != "default")
+    check_gradients(rnn, x, LENGTHS, training=option in TRAINING, fast_mode=fast_mode)
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradcheck(cell, option):
+    """The full Jacobian for one layer of each cell; for the options, random projections of it
+    (gradcheck's fast mode: v^T J u against a finite difference along u), to keep it fast."""
+    gradcheck_layer(cell, option, fast_mode=option != "default")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o != "default"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradcheck_full_jacobian(cell, option):
+    gradcheck_layer(cell, option, fast_mode=False)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
