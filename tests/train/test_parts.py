@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_sequence
 
 from rnnkit.train import TrainConfig
@@ -27,10 +29,30 @@ def test_each_epoch_is_a_fresh_permutation_cut_into_full_batches():
     assert BatchOrder(10, 3, seed=8).global_batch(4) != order.global_batch(4)
 
 
-def test_rank_shares_concatenate_to_the_global_batch():
-    order = BatchOrder(num_examples=20, batch_size=8, seed=0)
-    shares = [order.local_batch(5, rank, 4) for rank in range(4)]
-    assert [i for share in shares for i in share] == order.global_batch(5)
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    batch=st.integers(1, 12),
+    world=st.sampled_from([1, 2, 3, 4]),
+    seed=st.integers(0, 2**40),
+    step=st.integers(0, 100),
+)
+def test_batches_are_disjoint_within_an_epoch_and_shares_partition_them(
+    n, batch, world, seed, step
+):
+    batch *= world  # the Trainer requires batch_size % world_size == 0
+    if n < batch:
+        with pytest.raises(ValueError, match=f"fewer than batch_size={batch}"):
+            BatchOrder(n, batch, seed)
+        return
+    order = BatchOrder(n, batch, seed)
+    epoch, _ = order.epoch_and_position(step)
+    first = epoch * order.batches_per_epoch
+    seen = [i for s in range(first, first + order.batches_per_epoch) for i in order.global_batch(s)]
+    assert len(seen) == len(set(seen)) == order.batches_per_epoch * batch
+    assert all(0 <= i < n for i in seen)
+    shares = [order.local_batch(step, rank, world) for rank in range(world)]
+    assert [i for share in shares for i in share] == order.global_batch(step)
 
 
 def test_to_device_and_detach_walk_nested_batches():
