@@ -14,7 +14,7 @@ def parity_batch(rows, max_len, generator):
     return bits, lengths, bits.sum(1) % 2
 
 
-def test_lstm_acceptor_learns_parity_of_variable_length_bit_strings():
+def test_lstm_acceptor_learns_parity_of_variable_length_bit_strings(single_thread):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     model = rkp.Acceptor(rk.LSTM(4, 16), num_classes=2, embedding=(2, 4))

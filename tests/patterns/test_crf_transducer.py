@@ -80,7 +80,7 @@ def test_transducer_outputs_loss_and_decode_ignore_padding(crf):
         model.loss(tokens, lengths, targets[:, :4])
 
 
-def test_crf_transducer_learns_a_tagging_that_needs_the_previous_tag():
+def test_crf_transducer_learns_a_tagging_that_needs_the_previous_tag(single_thread):
     """Tag = 1 iff the token equals the previous token: needs context, a CRF helps consistency."""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)

@@ -7,6 +7,7 @@ attention), ConditionedGenerator (any context -> sequence) and Recursive (trees)
 
 from .attention import BahdanauAttention, LuongAttention, make_attention, masked_softmax
 from .bridge import Bridge
+from .conditioned import ConditionedGenerator
 from .crf import LinearChainCRF
 from .decoder import RecurrentDecoder
 from .encoder import Acceptor, SequenceEncoder
@@ -21,6 +22,7 @@ __all__ = [
     "Acceptor",
     "BahdanauAttention",
     "Bridge",
+    "ConditionedGenerator",
     "EncoderDecoder",
     "Encoding",
     "LinearChainCRF",

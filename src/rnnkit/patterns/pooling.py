@@ -41,9 +41,16 @@ class Pooling(nn.Module):
         if self.kind == "attention":
             weights = masked_softmax(self.score(outputs).squeeze(2), mask)
             return torch.bmm(weights.unsqueeze(1), outputs).squeeze(1), weights
-        if mask is None:
-            mask = outputs.new_ones(outputs.shape[:2], dtype=torch.bool)
-        keep = mask.unsqueeze(2)
         if self.kind == "mean":
-            return (outputs * keep).sum(1) / keep.sum(1).clamp(min=1), None
-        return outputs.masked_fill(~keep, float("-inf")).amax(dim=1), None
+            return masked_mean(outputs, mask), None
+        if mask is not None:
+            outputs = outputs.masked_fill(~mask.unsqueeze(2), float("-inf"))
+        return outputs.amax(dim=1), None
+
+
+def masked_mean(vectors: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of ``vectors (B, N, D)`` over the positions where ``mask (B, N)`` is True."""
+    if mask is None:
+        return vectors.mean(dim=1)
+    keep = mask.unsqueeze(2).to(vectors.dtype)
+    return (vectors * keep).sum(1) / keep.sum(1).clamp(min=1)
