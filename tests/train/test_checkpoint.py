@@ -141,3 +141,10 @@ def test_rng_snapshot_round_trips_through_files():
     again = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(expected[0], again[0])
     assert (expected[1] == again[1]).all() and expected[2] == again[2]
+
+
+def test_leftovers_of_a_killed_save_are_cleaned_by_the_next(tmp_path):
+    (tmp_path / ".tmp-ck-999").mkdir()  # as a SIGKILL during the save would leave them
+    (tmp_path / ".tmp-old-ck-999").mkdir()
+    save_checkpoint(tmp_path / "ck", MLP())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]

@@ -203,8 +203,10 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     An existing `path` is moved aside first and deleted only once the new one is in place.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Leftovers of an earlier save of this same path that was killed half-way.
+    for stale in path.parent.glob(f"{_TMP_PREFIX}*{path.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = path.parent / f"{_TMP_PREFIX}{path.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
