@@ -256,3 +256,15 @@ def test_resuming_an_early_stopped_run_does_not_train_on(tmp_path):
         "checkpoint.json", "model.safetensors", "optimizer.safetensors", "rng.safetensors",
         "trainer_state.json",
     ]  # fmt: skip
+
+
+def test_plateau_schedule_follows_the_dev_metric(tmp_path):
+    config = TrainConfig(
+        max_steps=8, batch_size=4, lr=0.4, schedule="plateau", lr_gamma=0.5, eval_every=2,
+        **QUIET,
+    )  # fmt: skip
+    Trainer(MLP(), Stagnant(), regression_data(8), config, tmp_path, dev_set=[]).fit()
+    with open(tmp_path / "train.csv") as handle:
+        lrs = [float(r["lr"]) for r in csv.DictReader(handle)]
+    # evaluations after steps 2 (best), 4, 6 (worse: halve each time)
+    assert lrs == [0.4, 0.4, 0.4, 0.4, 0.2, 0.2, 0.1, 0.1]
