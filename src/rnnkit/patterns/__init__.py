@@ -14,26 +14,36 @@ from .encoder import Acceptor, SequenceEncoder
 from .generation import Encoding
 from .pooling import POOLINGS, Pooling
 from .reader import SequenceReader
+from .recursive import Recursive, TreeStates
 from .seq2seq import EncoderDecoder, RecurrentEncoder, Seq2Seq
 from .transducer import Transducer
+from .tree import Tree, TreeBatch
+from .tree_cells import ChildSumTreeLSTMCell, NaryTreeLSTMCell, RecursiveRNNCell
 
 __all__ = [
     "POOLINGS",
     "Acceptor",
     "BahdanauAttention",
     "Bridge",
+    "ChildSumTreeLSTMCell",
     "ConditionedGenerator",
     "EncoderDecoder",
     "Encoding",
     "LinearChainCRF",
     "LuongAttention",
+    "NaryTreeLSTMCell",
     "Pooling",
     "RecurrentDecoder",
     "RecurrentEncoder",
+    "Recursive",
+    "RecursiveRNNCell",
     "Seq2Seq",
     "SequenceEncoder",
     "SequenceReader",
     "Transducer",
+    "Tree",
+    "TreeBatch",
+    "TreeStates",
     "make_attention",
     "masked_softmax",
 ]
