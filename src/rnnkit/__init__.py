@@ -5,9 +5,25 @@ Tier 1, cells (one time step): :class:`LSTMCell`, :class:`GRUCell`, :class:`RNNC
 (and :class:`LSTM`, :class:`GRU`, :class:`RNN`) stacks layers, directions and dropout variants.
 """
 
+from . import decoding
 from .cells import GRUCell, LeakyCell, LSTMCell, RecurrentCell, RNNCell
 from .layers import GRU, LSTM, RNN, Bidirectional, Recurrent
-from .patterns import EncoderDecoder, RecurrentDecoder, Seq2Seq
+from .patterns import (
+    Acceptor,
+    ChildSumTreeLSTMCell,
+    ConditionedGenerator,
+    EncoderDecoder,
+    LinearChainCRF,
+    NaryTreeLSTMCell,
+    RecurrentDecoder,
+    Recursive,
+    RecursiveRNNCell,
+    Seq2Seq,
+    SequenceEncoder,
+    Transducer,
+    Tree,
+    TreeBatch,
+)
 from .unroll import unroll
 
 __version__ = "0.1.0"
@@ -16,15 +32,27 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Acceptor",
     "Bidirectional",
+    "ChildSumTreeLSTMCell",
+    "ConditionedGenerator",
     "EncoderDecoder",
     "GRUCell",
     "LSTMCell",
     "LeakyCell",
+    "LinearChainCRF",
+    "NaryTreeLSTMCell",
     "RNNCell",
     "Recurrent",
     "RecurrentCell",
     "RecurrentDecoder",
+    "Recursive",
+    "RecursiveRNNCell",
     "Seq2Seq",
+    "SequenceEncoder",
+    "Transducer",
+    "Tree",
+    "TreeBatch",
+    "decoding",
     "unroll",
 ]
