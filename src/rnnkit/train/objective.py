@@ -76,7 +76,7 @@ def check_objective(objective: Any, *, tbptt: bool, needs_metric: bool) -> None:
         required += ["evaluate", "metric", "higher_is_better"]
     missing = [name for name in required if not hasattr(objective, name)]
     if missing:
-        why = " (needed for tbptt)" if tbptt else ""
+        why = " (split_time and loss_with_state: for tbptt)" if tbptt else ""
         raise TypeError(
             f"objective {type(objective).__name__} lacks {', '.join(missing)}{why}; "
             "see rnnkit.train.Objective / TBPTTObjective"
