@@ -1,4 +1,4 @@
-"""Every ```python block of every docs/*.md page runs, so the documentation cannot rot.
+"""Every ```python block of every page under docs/ runs, so the documentation cannot rot.
 
 A page's blocks run in order in one namespace (a later block may use an earlier one's names), in
 a fresh temporary working directory, with matplotlib's Agg backend and a fixed torch seed.
@@ -51,14 +51,15 @@ SLOW_MARK = "<!-- snippets: slow -->"
 
 
 def pages() -> list[Path]:
-    return sorted(DOCS.glob("*.md"))
+    """Every markdown page under docs/, subfolders included."""
+    return sorted(DOCS.rglob("*.md"))
 
 
 def page_params() -> list:
     return [
         pytest.param(
             page,
-            id=page.name,
+            id=page.relative_to(DOCS).as_posix(),
             marks=[pytest.mark.slow] if SLOW_MARK in page.read_text(encoding="utf-8") else [],
         )
         for page in pages()
@@ -82,7 +83,8 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
             if not runs:
                 continue
             # The file name in a traceback points at the page and the block's first line.
-            compiled = compile(code, f"{page.name}, block at line {line}", "exec")
+            where = f"docs/{page.relative_to(DOCS).as_posix()}, block at line {line}"
+            compiled = compile(code, where, "exec")
             exec(compiled, namespace)
     finally:
         plt.close("all")
@@ -99,10 +101,13 @@ def test_core_page_exists_with_a_runnable_snippet(name):
 
 
 def test_index_links_every_page():
+    """docs/index.md is the table of contents: a new page appends its link there."""
     index = (DOCS / "index.md").read_text(encoding="utf-8")
-    linked = set(re.findall(r"\]\(([\w.-]+\.md)\)", index))
-    missing = {p.name for p in pages()} - linked - {"index.md"}
+    linked = set(re.findall(r"\]\(([\w./-]+\.md)\)", index))
+    missing = {p.relative_to(DOCS).as_posix() for p in pages()} - linked - {"index.md"}
     assert not missing, f"docs/index.md does not link {sorted(missing)}"
+    broken = {link for link in linked if not (DOCS / link).is_file()}
+    assert not broken, f"docs/index.md links missing pages {sorted(broken)}"
 
 
 def test_block_extraction():

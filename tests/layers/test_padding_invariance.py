@@ -80,3 +80,51 @@ def test_padding_never_changes_a_sequence(config, lengths, extra, fill, referenc
             assert out[b, length:].eq(0).all()
             for got, want in zip(parts(state), parts(alone_state), strict=True):
                 torch.testing.assert_close(got[:, b : b + 1], want)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    config=st.integers(0, len(CONFIGS) - 1),
+    lengths=st.lists(st.integers(1, 5), min_size=2, max_size=3),
+    extra=st.integers(0, 2),
+    fill=st.sampled_from(["random", "huge", "nan", "inf"]),
+    reference=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_padding_never_changes_a_gradient(config, lengths, extra, fill, reference, seed):
+    """The weight gradients of a padded batch are the sum of each sequence's own, and the
+    gradient reaching the padding is zero, whatever the padding holds (even inf or nan)."""
+    rnn = layer(config)
+    generator = torch.Generator().manual_seed(seed)
+    steps = max(lengths) + extra
+    x = torch.randn(len(lengths), steps, I, generator=generator, dtype=torch.float64)
+    for b, length in enumerate(lengths):
+        x[b, length:] = {"random": x[b, length:], "huge": 1e6, "nan": torch.nan, "inf": torch.inf}[
+            fill
+        ]
+    x.requires_grad_(True)
+    weights = torch.randn(len(lengths), steps, rnn.output_size, generator=generator).double()
+    params = list(rnn.parameters())
+
+    def loss_and_grads(inputs, lengths_or_none, rows):
+        if reference:
+            with observe_states(_identity):
+                out, state = rnn(inputs, lengths_or_none)
+        else:
+            out, state = rnn(inputs, lengths_or_none)
+        loss = (out * weights[rows, : out.shape[1]]).sum()
+        loss = loss + sum(part.square().sum() for part in parts(state))
+        return torch.autograd.grad(loss, [inputs, *params])
+
+    batch_grads = loss_and_grads(x, torch.tensor(lengths), slice(None))
+    want = [torch.zeros_like(p) for p in params]
+    for b, length in enumerate(lengths):
+        alone = x[b : b + 1, :length].detach().requires_grad_(True)
+        grads = loss_and_grads(alone, None, slice(b, b + 1))
+        torch.testing.assert_close(batch_grads[0][b : b + 1, :length], grads[0])
+        assert batch_grads[0][b, length:].eq(0).all()
+        want = [w + g for w, g in zip(want, grads[1:], strict=True)]
+    for got, expected in zip(batch_grads[1:], want, strict=True):
+        torch.testing.assert_close(got, expected)
