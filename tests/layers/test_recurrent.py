@@ -7,10 +7,13 @@ sequence. Weights are randomised (biases and gains included) so that a misplaced
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
 import rnnkit as rk
+from rnnkit.unroll import observe_states
 
 CELLS = {
     "lstm": ("lstm", {}),
@@ -59,14 +62,24 @@ def build(cell, option, **extra):
     return randomise(rnn.double()).eval()
 
 
+def _identity(cell, step, state):
+    return state
+
+
 @pytest.mark.parametrize("option", OPTIONS)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
-def test_layer_equals_manual_loop(manual, cell, option, with_lengths):
+@pytest.mark.parametrize("path", ["auto", "reference"])
+def test_layer_equals_manual_loop(manual, cell, option, with_lengths, path):
+    """``auto``: the layer's own choice (fused kernel or engine); ``reference``: the reference
+    loop, which an active state observer forces."""
     rnn = build(cell, option)
     x = torch.randn(B, T, I, dtype=torch.float64)
     lengths = LENGTHS if with_lengths else None
-    out, state = rnn(x, None if lengths is None else torch.tensor(lengths))
+    with contextlib.ExitStack() as stack:
+        if path == "reference":
+            stack.enter_context(observe_states(_identity))
+        out, state = rnn(x, None if lengths is None else torch.tensor(lengths))
     want_out, want_state = manual.recurrent(rnn, x, lengths)
     assert out.shape == (B, T, rnn.output_size)
     torch.testing.assert_close(out, want_out)
@@ -103,8 +116,9 @@ def test_time_major_input(manual, cell):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru-after", "gru-before", "rnn-tanh", "leaky"])
 @pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("path", ["auto", "reference"])
 def test_recurrent_dropout_in_training_equals_loop_with_reconstructed_masks(
-    manual, cell, bidirectional
+    manual, cell, bidirectional, path
 ):
     """One Bernoulli mask per (cell, sequence), drawn in cell order, scaled by 1 / keep."""
     p = 0.4
@@ -112,7 +126,10 @@ def test_recurrent_dropout_in_training_equals_loop_with_reconstructed_masks(
     rnn.train()
     x = torch.randn(B, T, I, dtype=torch.float64)
     torch.manual_seed(123)
-    out, state = rnn(x, torch.tensor(LENGTHS))
+    with contextlib.ExitStack() as stack:
+        if path == "reference":
+            stack.enter_context(observe_states(_identity))
+        out, state = rnn(x, torch.tensor(LENGTHS))
     torch.manual_seed(123)
     masks = [
         torch.bernoulli(torch.full((B, H), 1 - p, dtype=torch.float64)) / (1 - p) for _ in rnn.cells
