@@ -72,8 +72,9 @@ class LuongAttention(nn.Module):
             raise ValueError(f"LuongAttention: score must be 'general' or 'dot', got {score!r}")
         if score == "dot" and query_size != memory_size:
             raise ValueError(
-                "LuongAttention(score='dot') needs query_size == memory_size, "
-                f"got {query_size} and {memory_size}; use score='general'"
+                "Luong dot attention needs the decoder's hidden size == the memory's feature size "
+                f"(a bidirectional encoder doubles it), got {query_size} and {memory_size}; "
+                "use the general score (attention='luong')"
             )
         self.score = score
         self.key_proj = (
