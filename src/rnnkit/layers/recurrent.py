@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import PackedSequence
 from ..cells import make_cell
 from ..cells.base import RecurrentCell, State, check_state_like
 from ..unroll import can_fuse, fused_layer
-from ..unroll.engine import fast_unroll
+from ..unroll.engine import engine_beats_fused, fast_unroll
 from ..unroll.probes import current_observer
 from ..unroll.sequences import check_lengths, mask_from_lengths, repack, unpack
 from .merge import MERGES, check_merge, merged_size
@@ -155,7 +155,7 @@ class Recurrent(nn.Module):
         """One layer, all its directions, merged (concatenated below the last layer)."""
         cells = list(self.cells[layer * self.num_directions : (layer + 1) * self.num_directions])
         merge = self.merge if layer == self.num_layers - 1 else "concat"
-        if self._fusable(cells, layer):
+        if self._fusable(cells, layer) and not engine_beats_fused(cells, x, lengths):
             out, finals = fused_layer(cells, x, lengths, states)
             if self.bidirectional and merge != "concat":
                 out = MERGES[merge](*out.chunk(2, dim=-1))

@@ -243,3 +243,17 @@ class _EngineFunction(torch.autograd.Function):
             ctx.kernel, ctx.slots, ctx.made, d_out, d_finals
         )
         return (None, d_xp, *d_initial, *d_weights)
+
+
+def engine_beats_fused(cells: list[RecurrentCell], x: Tensor, lengths: Tensor | None) -> bool:
+    """Whether the engine is faster than PyTorch's fused kernel for this fusable layer.
+
+    Measured on the 2-core CPU (benchmarks/RESULTS.md): torch's GRU has no oneDNN path on CPU and
+    loses to the engine; a training step with lengths leaves oneDNN for PyTorch's packed-sequence
+    loop, which loses to the engine too. On GPU cuDNN wins everywhere.
+    """
+    if x.device.type != "cpu":
+        return False
+    if cells[0].fused_mode == "GRU":
+        return True
+    return lengths is not None and torch.is_grad_enabled()

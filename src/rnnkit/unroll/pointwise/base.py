@@ -15,6 +15,7 @@ time-major ``(T, B, ...)`` so that one step is one contiguous block.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ...cells.base import RecurrentCell
@@ -99,3 +100,23 @@ class Kernel:
 def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
     """``sum_t d_t^T @ inputs_t`` as ONE GEMM over the stacked ``(T * B)`` rows (a weight grad)."""
     return d.reshape(-1, d.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])
+
+
+def tanh_(x: Tensor) -> Tensor:
+    """``x.tanh_()``, on CPU as ``2 sigmoid(2x) - 1``.
+
+    PyTorch's CPU tanh is scalar code, about 6x slower than its vectorised sigmoid (measured:
+    5.2 vs 0.8 ns per float32 on this AVX-512 machine), and an LSTM step takes two of them. The
+    identity costs an absolute error of about 1e-7 in float32 (1e-16 in float64). On GPU tanh is
+    already fast.
+    """
+    if x.device.type != "cpu":
+        return x.tanh_()
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def tanh_into(x: Tensor, out: Tensor) -> Tensor:
+    """``torch.tanh(x, out=out)``, by the same identity as :func:`tanh_`."""
+    if x.device.type != "cpu":
+        return torch.tanh(x, out=out)
+    return torch.mul(x, 2, out=out).sigmoid_().mul_(2).sub_(1)

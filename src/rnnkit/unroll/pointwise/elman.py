@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul
+from .base import Kernel, stacked_matmul, tanh_
 
 
 class ElmanKernel(Kernel):
@@ -35,7 +35,7 @@ class ElmanKernel(Kernel):
     def step(self, t, xp_t, h_in, prev, out):
         h = torch.addmm(xp_t, h_in, self.w_hh.T, out=out[0])
         if self.nonlinearity == "tanh":
-            h.tanh_()
+            tanh_(h)
         else:
             h.relu_()
 
@@ -63,7 +63,7 @@ class LeakyKernel(Kernel):
 
     def step(self, t, xp_t, h_in, prev, out):
         u = self.candidate[t if self.saving else 0]
-        torch.addmm(xp_t, h_in, self.w_hh.T, out=u).tanh_()
+        tanh_(torch.addmm(xp_t, h_in, self.w_hh.T, out=u))
         torch.lerp(u, prev[0], self.rate, out=out[0])
 
     def prepare_backward(self, h_in_all, prev_all, new_all):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul
+from .base import Kernel, stacked_matmul, tanh_
 
 
 class GRUKernel(Kernel):
@@ -71,11 +71,11 @@ class GRUKernel(Kernel):
             else:
                 torch.addmm(self.b_hh, h_in, self.w_hh.T, out=s)
             torch.add(xp_t[:, : 2 * hidden], s[:, : 2 * hidden], out=a_rz).sigmoid_()
-            torch.addcmul(xp_t[:, 2 * hidden :], r, s[:, 2 * hidden :], out=n).tanh_()
+            tanh_(torch.addcmul(xp_t[:, 2 * hidden :], r, s[:, 2 * hidden :], out=n))
         else:
             torch.addmm(xp_t[:, : 2 * hidden], h_in, self.w_rz.T, out=a_rz).sigmoid_()
             q = torch.mul(r, h_in, out=kept)
-            torch.addmm(xp_t[:, 2 * hidden :], q, self.w_n.T, out=n).tanh_()
+            tanh_(torch.addmm(xp_t[:, 2 * hidden :], q, self.w_n.T, out=n))
         torch.lerp(n, prev[0], z, out=out[0])
 
     def prepare_backward(self, h_in_all, prev_all, new_all):

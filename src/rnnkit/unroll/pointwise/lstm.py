@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul
+from .base import Kernel, stacked_matmul, tanh_, tanh_into
 
 _layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
@@ -86,7 +86,7 @@ class LSTMKernel(Kernel):
         if self.peephole:
             a_if.view(-1, 2, hidden).addcmul_(self.peep_if, c_prev.unsqueeze(1))
         a_if.sigmoid_()
-        g.tanh_()
+        tanh_(g)
         c = torch.mul(f, c_prev, out=c_out).addcmul_(i, g)
         if self.peephole:
             o.addcmul_(self.peep_o, c)
@@ -97,9 +97,9 @@ class LSTMKernel(Kernel):
             )
             if self.saving:
                 self.stats_c.append((mean, rstd))
-            tc = torch.tanh(m, out=self.tanh_c[row])
+            tc = tanh_into(m, self.tanh_c[row])
         else:
-            tc = torch.tanh(c, out=self.tanh_c[row])
+            tc = tanh_into(c, self.tanh_c[row])
         torch.mul(o, tc, out=h_out)
 
     def prepare_backward(self, h_in_all, prev_all, new_all):
