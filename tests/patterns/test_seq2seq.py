@@ -170,3 +170,16 @@ def test_bad_input_gets_clear_errors():
         model(src, lengths, torch.full((5, 3), 11))
     with pytest.raises(ValueError, match="lengths"):
         model(src, torch.tensor([1, 2]), torch.full((5, 3), BOS))
+
+
+def test_decoder_init_state_checks_its_inputs():
+    decoder = rkp.RecurrentDecoder(5, 4, 8, context_size=6, attention="luong", memory_size=6)
+    with pytest.raises(ValueError, match="needs memory"):
+        decoder.init_state(context=torch.randn(2, 6))
+    with pytest.raises(ValueError, match="context must have shape"):
+        decoder.init_state(context=torch.randn(2, 5), memory=torch.randn(2, 3, 6))
+    with pytest.raises(ValueError, match="memory_mask must have shape"):
+        mask = torch.ones(2, 4, dtype=torch.bool)
+        decoder.init_state(context=torch.randn(2, 6), memory=torch.randn(2, 3, 6), memory_mask=mask)
+    with pytest.raises(ValueError, match="hidden size == the memory's feature size"):
+        rkp.Seq2Seq(9, 11, 8, 12, bidirectional=True, attention="luong_dot")

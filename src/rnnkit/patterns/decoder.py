@@ -81,6 +81,7 @@ class RecurrentDecoder(nn.Module):
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
+        self.context_size, self.memory_size = context_size, memory_size
         self.num_layers = num_layers
         self.attention_kind = attention
         self.feed_context = feed_context
@@ -132,7 +133,14 @@ class RecurrentDecoder(nn.Module):
         ):
             if needed and given is None:
                 raise ValueError(f"RecurrentDecoder.init_state: this decoder needs {name}")
+        _check_features("context", context, 2, self.context_size)
+        _check_features("memory", memory, 3, self.memory_size)
         reference = context if context is not None else memory
+        if memory is not None and memory_mask is not None and memory_mask.shape != memory.shape[:2]:
+            raise ValueError(
+                f"RecurrentDecoder.init_state: memory_mask must have shape "
+                f"{tuple(memory.shape[:2])}, got {tuple(memory_mask.shape)}"
+            )
         if batch_size is None:
             if reference is None:
                 raise ValueError("RecurrentDecoder.init_state: give batch_size, context or memory")
@@ -233,3 +241,14 @@ class RecurrentDecoder(nn.Module):
 
     def _drop(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.dropout, self.training) if self.dropout else x
+
+
+def _check_features(name: str, value: Tensor | None, dims: int, size: int | None) -> None:
+    if value is None or size is None:
+        return
+    if value.dim() != dims or value.shape[-1] != size:
+        layout = "(B, C)" if dims == 2 else "(B, S, M)"
+        raise ValueError(
+            f"RecurrentDecoder.init_state: {name} must have shape {layout} with {size} features, "
+            f"got {tuple(value.shape)}"
+        )
