@@ -1,0 +1,203 @@
+"""The engine (hand-written BPTT) against the reference loop, which defines the behaviour.
+
+Every cell and option, with lengths and in both directions: outputs, final states and the
+gradients of all inputs (sequence, initial state, every parameter) in float64, plus
+``torch.autograd.gradcheck`` of the engine's own backward.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.unroll import unroll
+from rnnkit.unroll.engine import engine_beats_fused, engine_unroll, fast_unroll, has_engine
+
+B, T, I, H = 3, 6, 4, 5
+LENGTHS = torch.tensor([6, 2, 4])
+f64 = torch.float64
+
+CELLS = {
+    "lstm": (rk.LSTMCell, {}),
+    "lstm-layer_norm": (rk.LSTMCell, {"layer_norm": True}),
+    "lstm-peephole": (rk.LSTMCell, {"peephole": True}),
+    "lstm-both": (rk.LSTMCell, {"layer_norm": True, "peephole": True}),
+    "lstm-no-bias": (rk.LSTMCell, {"bias": False}),
+    "gru-after": (rk.GRUCell, {}),
+    "gru-after-no-bias": (rk.GRUCell, {"bias": False}),
+    "gru-before": (rk.GRUCell, {"reset": "before"}),
+    "rnn-tanh": (rk.RNNCell, {}),
+    "rnn-relu": (rk.RNNCell, {"nonlinearity": "relu"}),
+    "leaky": (rk.LeakyCell, {}),
+}
+
+MASK = torch.rand(B, H, dtype=f64, generator=torch.Generator().manual_seed(1)) * 2
+OPTIONS = {
+    "plain": {},
+    "lengths": {"lengths": LENGTHS},
+    "reverse": {"reverse": True},
+    "reverse-lengths": {"reverse": True, "lengths": LENGTHS},
+    "dilation-3-lengths": {"dilation": 3, "lengths": LENGTHS},
+    "recurrent-mask": {"recurrent_mask": MASK, "lengths": LENGTHS},
+    "zoneout-eval": {"zoneout": 0.3, "reverse": True},
+    "zoneout-train": {"zoneout": 0.3, "training": True, "lengths": LENGTHS},
+    "everything": {
+        "lengths": LENGTHS,
+        "reverse": True,
+        "dilation": 2,
+        "recurrent_mask": MASK,
+        "zoneout": 0.2,
+        "training": True,
+    },
+}
+
+
+def make_cell(name):
+    cls, options = CELLS[name]
+    cell = cls(I, H, **options).double()
+    with torch.no_grad():  # random values everywhere (biases, gains), so that every term counts
+        for p in cell.parameters():
+            p.normal_(0.0, 0.5)
+    return cell
+
+
+def random_state(cell):
+    state = cell.initial_state(B, dtype=f64)
+    if isinstance(state, tuple):
+        return tuple(s.normal_().requires_grad_() for s in state)
+    return state.normal_().requires_grad_()
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def run_and_differentiate(fn, cell, x, state, options):
+    """Outputs, final states and the gradients of a loss that weighs every output differently."""
+    torch.manual_seed(7)  # zoneout draws its masks: both runs see the same stream
+    options = dict(options)
+    lengths = options.pop("lengths", None)
+    out, final = fn(cell, x, lengths, state, **options)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=f64).reshape(out.shape)
+    loss = (out * weights).sum() + sum((f * f.sin()).sum() for f in as_tuple(final))
+    inputs = [x, *as_tuple(state), *cell.parameters()]
+    return out, as_tuple(final), torch.autograd.grad(loss, inputs)
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("name", CELLS)
+def test_engine_equals_reference_values_and_gradients(name, option):
+    cell = make_cell(name)
+    x = torch.randn(B, T, I, dtype=f64, requires_grad=True)
+    state = random_state(cell)
+    want = run_and_differentiate(unroll, cell, x, state, OPTIONS[option])
+    got = run_and_differentiate(engine_unroll, cell, x, state, OPTIONS[option])
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1])
+    for g, w, what in zip(got[2], want[2], ["x", "state", *dict(cell.named_parameters())]):
+        torch.testing.assert_close(g, w, msg=lambda m, what=what: f"gradient of {what}: {m}")
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_engine_gradcheck_float64(name):
+    """The hand-written backward against finite differences, with every option at once."""
+    cell = make_cell(name)
+    x = torch.randn(B, T, I, dtype=f64, requires_grad=True)
+    state = random_state(cell)
+    params = list(cell.parameters())
+
+    def run(x, *inputs):
+        options = {"reverse": True, "dilation": 2, "recurrent_mask": MASK, "zoneout": 0.2}
+        initial = inputs[: len(as_tuple(state))]
+        initial = tuple(initial) if isinstance(state, tuple) else initial[0]
+        out, final = engine_unroll(cell, x, LENGTHS, initial, **options)
+        return (out, *as_tuple(final))
+
+    assert torch.autograd.gradcheck(run, (x, *as_tuple(state), *params))
+
+
+@pytest.mark.parametrize("name", ["lstm-both", "gru-before", "leaky"])
+def test_inference_equals_training_forward(name):
+    """Under no_grad the engine keeps nothing for a backward, and computes the same values."""
+    cell = make_cell(name)
+    x = torch.randn(B, T, I, dtype=f64)
+    trained, trained_final = engine_unroll(cell, x, LENGTHS, reverse=True, dilation=2)
+    assert trained.requires_grad
+    with torch.no_grad():
+        inferred, inferred_final = engine_unroll(cell, x, LENGTHS, reverse=True, dilation=2)
+    torch.testing.assert_close(inferred, trained.detach())
+    torch.testing.assert_close(
+        as_tuple(inferred_final), tuple(f.detach() for f in as_tuple(trained_final))
+    )
+
+
+def test_backward_can_run_twice():
+    """``retain_graph=True``: the backward rebuilds every derived buffer, so it may run again."""
+    cell = make_cell("lstm-both")
+    x = torch.randn(B, T, I, dtype=f64, requires_grad=True)
+    out, _ = engine_unroll(cell, x, LENGTHS)
+    first = torch.autograd.grad(out.sum(), x, retain_graph=True)[0]
+    second = torch.autograd.grad(out.sum(), x)[0]
+    torch.testing.assert_close(first, second)
+
+
+def test_float32_matches_reference():
+    """float32 (the engine computes tanh through a sigmoid on CPU): close to the reference."""
+    cell = make_cell("lstm-peephole").float()
+    x = torch.randn(B, T, I)
+    want, _ = unroll(cell, x, LENGTHS)
+    got, _ = engine_unroll(cell, x, LENGTHS)
+    torch.testing.assert_close(got, want)
+
+
+class _MyLSTM(rk.LSTMCell):
+    """A user's variant: its step differs, so the engine's kernel does not describe it."""
+
+    def step(self, xp_t, state, recurrent_mask=None):
+        y, (h, c) = super().step(xp_t, state, recurrent_mask)
+        return 2 * y, (2 * h, c)
+
+
+def test_changed_cells_run_on_the_reference_loop(monkeypatch):
+    assert has_engine(rk.LSTMCell(I, H))
+    custom = _MyLSTM(I, H)
+    assert not has_engine(custom)
+    x = torch.randn(B, T, I)
+    torch.testing.assert_close(fast_unroll(custom, x)[0], unroll(custom, x)[0])
+    monkeypatch.setattr(rk.GRUCell, "step", lambda self, xp_t, state, mask=None: (state, state))
+    assert not has_engine(rk.GRUCell(I, H))
+
+
+def test_no_kernel_is_an_error():
+    with pytest.raises(TypeError, match="no engine kernel for _MyLSTM"):
+        engine_unroll(_MyLSTM(I, H), torch.randn(B, T, I))
+
+
+def test_engine_beats_fused_rules():
+    """CPU: GRUs always, LSTMs only for training steps with lengths; never on GPU."""
+    lstm, gru = [rk.LSTMCell(I, H)], [rk.GRUCell(I, H)]
+    x = torch.randn(B, T, I)
+    assert engine_beats_fused(gru, x, None)
+    assert not engine_beats_fused(lstm, x, None)
+    assert engine_beats_fused(lstm, x, LENGTHS)
+    with torch.no_grad():
+        assert not engine_beats_fused(lstm, x, LENGTHS)
+    assert not engine_beats_fused(gru, x.to("meta"), None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", CELLS)
+def test_engine_on_cuda_equals_reference(name):
+    cell = make_cell(name).cuda()
+    x = torch.randn(B, T, I, dtype=f64, device="cuda", requires_grad=True)
+    state = tuple(s.cuda() for s in as_tuple(random_state(cell)))
+    state = state if len(state) > 1 else state[0]
+    options = dict(OPTIONS["everything"], recurrent_mask=MASK.cuda(), lengths=LENGTHS.cuda())
+    options.pop("training")  # seeded CPU and CUDA streams differ; evaluation zoneout is exact
+    want = run_and_differentiate(unroll, cell, x, state, options)
+    got = run_and_differentiate(engine_unroll, cell, x, state, options)
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1])
+    torch.testing.assert_close(got[2], want[2])
