@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.unroll import check_lengths, mask_from_lengths, reverse_padded
@@ -24,6 +24,7 @@ def test_reverse_padded_example():
     assert torch.equal(reverse_padded(x, None), x.flip(1))
 
 
+@settings(max_examples=25, deadline=None)
 @given(lengths=st.lists(st.integers(1, 7), min_size=1, max_size=5), extra=st.integers(0, 3))
 def test_reverse_padded_property(lengths, extra):
     steps = max(lengths) + extra

@@ -72,6 +72,8 @@ class Recurrent(nn.Module):
             ("recurrent_dropout", recurrent_dropout),
             ("zoneout", zoneout),
         ):
+            if isinstance(p, bool) or not isinstance(p, (int, float)):  # "0.5" would not compare
+                raise TypeError(f"{name} must be a float in [0, 1), got {p!r}")
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
         self.kind = kind
