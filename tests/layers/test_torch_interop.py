@@ -166,3 +166,9 @@ def test_from_torch_refuses_what_has_no_equivalent():
 def test_recurrent_from_torch_picks_the_kind():
     layer = rk.Recurrent.from_torch(nn.GRU(I, H, num_layers=2))
     assert isinstance(layer.cells[0], rk.GRUCell) and layer.num_layers == 2
+
+
+def test_kind_names_are_case_insensitive():
+    layer = rk.Recurrent("LSTM", I, H, num_layers=2)
+    assert layer.kind == "lstm"
+    assert isinstance(layer.to_torch(), nn.LSTM)

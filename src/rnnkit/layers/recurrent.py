@@ -76,7 +76,7 @@ class Recurrent(nn.Module):
                 raise TypeError(f"{name} must be a float in [0, 1), got {p!r}")
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
-        self.kind = kind
+        self.kind = kind.lower() if isinstance(kind, str) else kind  # "LSTM" is accepted too
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
