@@ -188,8 +188,9 @@ def test_bad_state(state, error, match):
         ),
         (torch.zeros(2, B, I), ValueError, r"x_t must have shape"),
         ([[0.0] * I], TypeError, r"x_t must be a Tensor.*list"),
+        (torch.zeros(B, I, dtype=torch.long), TypeError, r"x_t must be a floating-point.*int64"),
     ],
-    ids=["features", "rank", "list"],
+    ids=["features", "rank", "list", "int"],
 )
 def test_bad_input(x, error, match):
     with pytest.raises(error, match=match):

@@ -132,6 +132,8 @@ class RecurrentCell(nn.Module):
                 f"{name}: x_t must have shape (batch, input_size={self.input_size}), "
                 f"got {tuple(x_t.shape)}"
             )
+        if not x_t.is_floating_point():
+            raise TypeError(f"{name}: x_t must be a floating-point tensor, got {x_t.dtype}")
 
     def _check_state(self, state: State, batch_size: int) -> None:
         expected = self.initial_state(batch_size, device="meta")
