@@ -99,6 +99,15 @@ def test_gradflow_prints_a_table_and_plots(capsys, tmp_path):
     assert plot.stat().st_size > 0
 
 
+def test_gradflow_of_trained_models(capsys, trained):
+    out = run_ok(capsys, "gradflow", "--model", str(trained))
+    assert "trained models" in out and "| adding " in out  # labelled by the run's name
+    assert "| 5 " in out  # length=6: distances up to 5
+    out = run_ok(capsys, "gradflow", "--model", str(trained), str(trained / "best"))
+    header = out.splitlines()[1]
+    assert str(trained / "best") in header  # same run name twice: the paths tell them apart
+
+
 def test_longrange_trains_every_cell_at_every_length(capsys, tmp_path):
     out = run_ok(capsys, "longrange", "--task", "adding", "--cells", "rnn,gru", "--lengths", "4,6",
                  "--steps", "2", "--set", "train_size=64", "--set", "eval_size=16",

@@ -102,17 +102,37 @@ def cmd_gradflow(args) -> None:
 
     if args.out:
         check_figure_path(args.out)
-    flows = compare_cells(
-        args.cells,
-        args.length,
-        hidden_size=args.hidden_size,
-        batch_size=args.batch_size,
-        seed=args.seed,
-    )
-    print(f"||dL/dh_(T-k)|| at initialisation, T={args.length}, loss = sum of the last output")
+    if args.model:
+        from .tasks.run import load_any, trained_gradient_flow
+
+        labels = [_run_label(path) for path in args.model]
+        if len(set(labels)) < len(labels):  # e.g. runs/a/best and runs/a: show the paths
+            labels = list(args.model)
+        flows = {
+            label: trained_gradient_flow(load_any(path), args.batch_size)
+            for label, path in zip(labels, args.model, strict=True)
+        }
+        print("||dL/dh_(T-k)|| of trained models, under their task's loss on dev examples")
+    else:
+        flows = compare_cells(
+            args.cells,
+            args.length,
+            hidden_size=args.hidden_size,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+        print(f"||dL/dh_(T-k)|| at initialisation, T={args.length}, loss = sum of the last output")
     print(flow_table(flows))
     if args.out:
         print(f"plot: {plot_gradient_flow(flows, args.out)}")
+
+
+def _run_label(path: str) -> str:
+    """A short label for a run directory: its name (the parent's for best/ or step-N/)."""
+    from pathlib import Path
+
+    path = Path(path).resolve()
+    return path.parent.name if path.name == "best" or path.name.startswith("step-") else path.name
 
 
 def cmd_longrange(args) -> None:
@@ -123,18 +143,27 @@ def cmd_longrange(args) -> None:
         from .diagnostics.plots import check_figure_path
 
         check_figure_path(args.plot)
+    import torch
+
+    # The models are small (64 units): a second thread costs more in synchronisation than it
+    # saves, and on a busy machine an oversubscribed thread pool is 10-100x slower.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
     task = get_task(args.task)
     lengths = args.lengths or DEFAULT_LENGTHS.get(task.name, (50, 100, 200))
-    result = run_sweep(
-        task.name,
-        args.cells,
-        lengths,
-        steps=args.steps,
-        seed=args.seed,
-        assignments=args.set,
-        out_dir=args.out,
-        log=lambda line: print(line, flush=True),
-    )
+    try:
+        result = run_sweep(
+            task.name,
+            args.cells,
+            lengths,
+            steps=args.steps,
+            seed=args.seed,
+            assignments=args.set,
+            out_dir=args.out,
+            log=lambda line: print(line, flush=True),
+        )
+    finally:  # main() may run in-process (tests, notebooks): leave torch as we found it
+        torch.set_num_threads(previous_threads)
     table = format_table(result)
     print(table)
     plot = args.plot or (f"{args.out}/longrange.png" if args.out else f"longrange-{task.name}.png")
@@ -166,23 +195,25 @@ def cell_list(text: str) -> list[str]:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def int_list(text: str) -> list[int]:
     return [positive_int(part.strip()) for part in text.split(",") if part.strip()]
 
 
-def non_negative_int(text: str) -> int:
-    return (
-        positive_int(str(int(text) + 1)) - 1 if text.lstrip("-").isdigit() else positive_int(text)
-    )
+def _int_at_least(text: str, minimum: int, expected: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 # -- the parser -----------------------------------------------------------------------------------
@@ -256,6 +287,13 @@ def build_parser() -> Parser:
     gradflow.add_argument("--batch-size", type=positive_int, default=16, metavar="B")
     gradflow.add_argument("--seed", type=non_negative_int, default=0)
     gradflow.add_argument("--out", metavar="FILE", help="plot to this .png or .svg file")
+    gradflow.add_argument(
+        "--model",
+        nargs="+",
+        metavar="DIR",
+        help="measure trained models (run directories of `rnnkit train`/`longrange --out`) "
+        "instead of fresh layers",
+    )
 
     longrange = command(
         "longrange",
@@ -286,6 +324,9 @@ def build_parser() -> Parser:
         help="override a config key of every run",
     )
     longrange.add_argument("--out", metavar="DIR", help="keep the runs, table and plot here")
+    longrange.add_argument(
+        "--threads", type=positive_int, default=1, help="torch threads (default 1: small models)"
+    )
     longrange.add_argument("--plot", metavar="FILE", help="plot file (.png or .svg)")
 
     draw = command("draw", cmd_draw, "draw a cell unrolled through time (PNG or SVG)")

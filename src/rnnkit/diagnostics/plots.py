@@ -51,11 +51,12 @@ def plot_gradient_flow(
     bars: dict[str, float] = {}
     for label, flow in flows.items():
         for layer in flow.layers:
-            name = " ".join(part for part in (label, layer.name) if part)
+            single = label and len(flow.layers) == 1  # the label alone says which it is
+            name = label if single else " ".join(part for part in (label, layer.name) if part)
             norms = layer.by_distance().clamp_min(1e-30)  # log scale: no zeros
             left.plot(range(len(norms)), norms, label=name)
             for gate, radius in layer.spectral_radius.items():
-                bars[f"{name}\n{gate}"] = radius
+                bars[f"{name} {gate}"] = radius
     left.set_yscale("log")
     left.set_xlabel("distance k back from the last step")
     left.set_ylabel(r"$\|\partial L / \partial h_{T-k}\|$")
@@ -64,7 +65,7 @@ def plot_gradient_flow(
     left.legend(fontsize=8)
     right.bar(range(len(bars)), list(bars.values()), color="tab:gray")
     right.axhline(1.0, color="tab:red", linestyle="--", linewidth=1)
-    right.set_xticks(range(len(bars)), list(bars), fontsize=6, rotation=90)
+    right.set_xticks(range(len(bars)), list(bars), fontsize=7, rotation=90)
     right.set_ylabel("spectral radius")
     right.set_title(r"recurrent matrices ($W_{hh}$ per gate)")
     return save_figure(fig, path)

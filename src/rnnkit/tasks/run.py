@@ -42,7 +42,9 @@ def train_task(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RUN_FILE).write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    tmp = out_dir / f".{RUN_FILE}.tmp"  # atomic: a crash never leaves half a run.json
+    tmp.write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    os.replace(tmp, out_dir / RUN_FILE)
     return launch(_fit, nproc, run, str(out_dir), resume)
 
 
@@ -118,3 +120,22 @@ def evaluate_trained(trained: Trained, split: str = "test") -> dict[str, float]:
     trained.model.eval()
     with torch.no_grad():
         return objective.evaluate(trained.model, dataset)
+
+
+def trained_gradient_flow(trained: Trained, batch_size: int = 64):
+    """The gradient flow of a trained model on the first ``batch_size`` dev examples, under the
+    task's own loss: what BPTT sends back through time once the model has learned."""
+    from ..diagnostics import gradient_flow
+
+    dev = trained.task.build_data(trained.config).dev
+    objective = trained.task.objective(trained.config, trained.metadata)
+    batch = objective.collate([dev[i] for i in range(min(batch_size, len(dev)))])
+    return gradient_flow(trained.model, batch, loss_fn=objective.loss)
+
+
+def load_any(model_dir: str | os.PathLike, device: str = "cpu") -> Trained:
+    """Load a trained model whatever its task (read from its checkpoint)."""
+    saved = read_checkpoint(find_checkpoint(model_dir)).get("config") or {}
+    if "task" not in saved:
+        raise ValueError(f"{model_dir}: not a model trained by `rnnkit train` (no task recorded)")
+    return load_trained(get_task(saved["task"]), model_dir, device)

@@ -53,6 +53,10 @@ def run_sweep(
     ``assignments`` (``--set`` strings) and ``steps`` (max_steps) if given. Runs are written to
     ``out_dir/<cell>-<length>/`` (a temporary folder, deleted afterwards, when None).
     """
+    if not cells or not lengths:
+        raise ValueError(
+            f"run_sweep: give at least one cell and one length, got {cells}, {lengths}"
+        )
     task = get_task(task_name)
     if not isinstance(task, LongRangeTask):
         raise ValueError(f"task {task.name!r} is not a long-range task (adding, copy, digits)")
