@@ -202,3 +202,19 @@ def test_dilation_reads_state_d_steps_back():
     out2, _ = rnn(changed)
     torch.testing.assert_close(out2[:, 0::2], out[:, 0::2])
     assert not torch.allclose(out2[:, 3], out[:, 3])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("option", ["default", "2-layers", "residual", "zoneout-eval"])
+def test_carrying_the_state_across_chunks_equals_one_run(cell, option):
+    """Running a sequence in two chunks, the second starting from the first's final state,
+    gives the outputs and final state of one run (what truncated BPTT relies on)."""
+    options = {k: v for k, v in OPTIONS[option].items() if k != "bidirectional"}
+    kind, cell_options = CELLS[cell]
+    rnn = randomise(rk.Recurrent(kind, I, H, **cell_options, **options).double()).eval()
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    whole, final = rnn(x)
+    first, state = rnn(x[:, :2])
+    second, state = rnn(x[:, 2:], state=state)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+    torch.testing.assert_close(state, final)
