@@ -1,0 +1,120 @@
+"""Measurements: interleaved timing with medians, peak memory, the machine's GEMM peak.
+
+DESIGN.md §3: variants are timed in one process, interleaved (A B C A B C ...), and each row's
+result is the median of its samples, so that a slow moment of a shared machine hits every row
+alike. NumPy is not used here: its BLAS threads spin and slow torch down.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .variants import Shape, Variant
+
+
+@dataclass
+class Result:
+    train_s: float  # median seconds of one training step (forward + backward)
+    infer_s: float  # median seconds of one inference forward
+    peak_mb: float | None  # peak resident memory of a training step above the start, MiB
+
+
+class Case:
+    """One row, built for one shape: its module, input and the two timed calls."""
+
+    def __init__(self, variant: Variant, shape: Shape, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        batch, steps, inputs, _ = shape
+        self.variant = variant
+        self.module = variant.build(shape)
+        self.x = torch.randn(batch, steps, inputs)
+
+    def train_step(self) -> None:
+        self.module.train()
+        for p in self.module.parameters():
+            p.grad = None
+        self.variant.run(self.module, self.x).sum().backward()
+
+    def infer(self) -> None:
+        self.module.eval()
+        with torch.no_grad():
+            self.variant.run(self.module, self.x)
+
+
+def _timed(fn: Callable[[], None], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def time_cases(cases: list[Case], repeats: int, min_sample_s: float = 0.05) -> list[Result]:
+    """Median time per call of every case's training step and inference, interleaved.
+
+    One warm-up round; then ``repeats`` rounds, each running every case once (the order rotates
+    between rounds). A sample repeats a fast call until it lasts ``min_sample_s``.
+    """
+    numbers = []
+    for case in cases:  # warm-up, and a first estimate of how many calls make one sample
+        case.train_step()
+        case.infer()
+        estimate = _timed(case.train_step, 1), _timed(case.infer, 1)
+        numbers.append(tuple(max(1, round(min_sample_s / max(e, 1e-6))) for e in estimate))
+    samples = [([], []) for _ in cases]
+    order = list(range(len(cases)))
+    for round_ in range(repeats):
+        shift = round_ % len(cases)
+        for i in order[shift:] + order[:shift]:
+            case, (n_train, n_infer) = cases[i], numbers[i]
+            samples[i][0].append(_timed(case.train_step, n_train))
+            samples[i][1].append(_timed(case.infer, n_infer))
+    return [
+        Result(statistics.median(train), statistics.median(infer), None) for train, infer in samples
+    ]
+
+
+# -- memory ---------------------------------------------------------------------------------
+try:
+    _libc = ctypes.CDLL("libc.so.6")
+except OSError:  # not glibc: peaks may then hide in memory the allocator kept
+    _libc = None
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1)) / 1024
+
+
+def peak_memory_mb(case: Case) -> float | None:
+    """Peak resident memory of one training step above the resident memory before it, in MiB.
+
+    CPU tensors have no allocator statistics, so this reads Linux's high-water mark (VmHWM) after
+    resetting it (``/proc/self/clear_refs``), with freed memory first given back by ``malloc_trim``
+    so that the step cannot hide in memory the allocator kept. None where Linux does not allow it.
+    """
+    try:
+        case.train_step()  # lazily created state (grads, caches) is not the step's peak
+        if _libc is not None:
+            _libc.malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_mb("VmRSS")
+        case.train_step()
+        return _status_mb("VmHWM") - before
+    except (OSError, AttributeError):
+        return None
+
+
+def gemm_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a large square float32 matrix product: the machine's practical GEMM peak."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = statistics.median(_timed(lambda: a @ b, 1) for _ in range(repeats))
+    return 2.0 * size**3 / best / 1e9

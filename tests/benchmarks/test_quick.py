@@ -1,0 +1,37 @@
+"""``python -m benchmarks --quick`` runs end to end on a tiny shape (no timing is asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.__main__ import main, parse
+from benchmarks.report import END, START, write_results
+from benchmarks.variants import VARIANTS
+
+
+def test_quick_run_prints_every_row_and_writes_the_results(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    out.write_text(f"# Notes before\n\n{START}\nold table\n{END}\n\nnotes after, kept\n")
+    body = main(["--quick", "--shapes", "2,3,4,4", "--repeats", "1", "--out", str(out)])
+    for variant in VARIANTS:
+        assert f"| {variant.name} |" in body
+    assert "python -m benchmarks --quick --shapes 2,3,4,4" in body
+    assert "torch threads:" in body and "torch 2." in body
+    written = out.read_text()
+    assert "old table" not in written and "| rk.GRU |" in written
+    assert written.startswith("# Notes before") and written.rstrip().endswith("notes after, kept")
+
+
+def test_write_results_creates_a_file(tmp_path):
+    out = tmp_path / "new.md"
+    write_results(out, "body")
+    assert START in out.read_text() and "body" in out.read_text()
+
+
+def test_options_are_checked():
+    with pytest.raises(SystemExit):
+        parse(["--shapes", "1,2,3"])
+    with pytest.raises(SystemExit):
+        parse(["--repeats", "0"])
+    args = parse(["--quick"])
+    assert args.out is None and args.repeats == 1
