@@ -142,13 +142,22 @@ def test_backward_can_run_twice():
     torch.testing.assert_close(first, second)
 
 
-def test_float32_matches_reference():
-    """float32 (the engine computes tanh through a sigmoid on CPU): close to the reference."""
-    cell = make_cell("lstm-peephole").float()
-    x = torch.randn(B, T, I)
-    want, _ = unroll(cell, x, LENGTHS)
-    got, _ = engine_unroll(cell, x, LENGTHS)
+@pytest.mark.parametrize("dtype", [torch.float32, f64])
+@pytest.mark.parametrize("name", ["lstm-peephole", "gru-after", "leaky"])
+def test_wide_layers_match_reference(name, dtype):
+    """Wide enough that the engine computes tanh through a sigmoid on CPU (from 2048 elements)."""
+    cls, options = CELLS[name]
+    cell = cls(I, 300, **options).to(dtype)
+    x = torch.randn(8, 3, I, dtype=dtype, requires_grad=True)
+    lengths = torch.tensor([3, 1, 2, 3, 3, 2, 1, 3])
+    want, want_final = unroll(cell, x, lengths)
+    got, got_final = engine_unroll(cell, x, lengths)
     torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got_final, want_final)
+    weights = torch.randn_like(got)
+    want_grad = torch.autograd.grad((want * weights).sum(), [x, *cell.parameters()])
+    got_grad = torch.autograd.grad((got * weights).sum(), [x, *cell.parameters()])
+    torch.testing.assert_close(got_grad, want_grad)
 
 
 class _MyLSTM(rk.LSTMCell):

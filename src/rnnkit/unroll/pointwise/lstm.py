@@ -16,9 +16,9 @@ Backward, per step, with ``dh``, ``dc`` the gradients of this step's h and c::
     dc_prev = dc f                         (+ p_i da_i + p_f da_f with peepholes)
     dh_in = LN_r'(da) @ W_hh
 
-The activation derivatives ``s (1 - s)`` and ``1 - g^2`` are computed for all steps at once before
-the backward loop, in the buffer that then receives ``da``: each step only multiplies in its
-upstream gradient.
+Every factor that does not depend on ``dh`` or ``dc`` (the activation derivatives times the other
+gate) is computed for all steps at once before the backward loop, in the buffer that then receives
+``da``: each step only multiplies in its upstream gradient, one op per gate group.
 """
 
 from __future__ import annotations
@@ -103,22 +103,29 @@ class LSTMKernel(Kernel):
         torch.mul(o, tc, out=h_out)
 
     def prepare_backward(self, h_in_all, prev_all, new_all):
-        hidden = self.hidden
-        gates = self.gates
-        square = gates * gates
-        self.d_gates = gates - square  # s (1 - s): i, f, o
-        self.d_gates[..., 2 * hidden : 3 * hidden] = 1 - square[..., 2 * hidden : 3 * hidden]
-        o, tc = gates[..., 3 * hidden :], self.tanh_c
-        self.d_tanh = o * (1 - tc * tc)  # dh -> d(argument of the tanh)
+        # Everything in da that does not depend on dh or dc, for all steps at once:
+        #   da_i = dc [g i (1 - i)],  da_f = dc [c_prev f (1 - f)],  da_g = dc [i (1 - g^2)],
+        #   da_o = dh [tanh(c) o (1 - o)],  and dh -> d(argument of the tanh): o (1 - tanh^2).
+        # Each backward step then multiplies in dc or dh: one op per gate group.
+        gates, tc = self.gates, self.tanh_c
+        i, _, g, o = gates.chunk(4, 2)
+        d = gates - gates * gates  # s (1 - s)
+        d_i, d_f, d_g, d_o = d.chunk(4, 2)
+        d_i.mul_(g)
+        d_f.mul_(prev_all[1])
+        torch.mul(1 - g * g, i, out=d_g)
+        d_o.mul_(tc)
+        self.d_gates = d
+        self.d_tanh = o * (1 - tc * tc)
         self.d_raw, self.d_norm_c = [], []  # filled by step_backward, from t = T-1 down
 
     def step_backward(self, t, d_new, prev, new, d_prev):
         dh, dc = d_new
         hidden = self.hidden
-        i, f, g, _ = self.gates[t].chunk(4, 1)
+        f = self.gates[t, :, hidden : 2 * hidden]
         da = self.d_gates[t]
-        da_i, da_f, da_g, da_o = da.chunk(4, 1)
-        da_o.mul_(dh).mul_(self.tanh_c[t])
+        da_o = da[:, 3 * hidden :]
+        da_o.mul_(dh)
         d_m = dh * self.d_tanh[t]
         if self.layer_norm:
             self.d_norm_c.append(d_m)
@@ -129,10 +136,7 @@ class LSTMKernel(Kernel):
         dc.add_(d_m)
         if self.peephole:
             dc.addcmul_(self.peep_o, da_o)  # c also feeds o
-        da[:, : 3 * hidden].view(-1, 3, hidden).mul_(dc.unsqueeze(1))
-        da_i.mul_(g)
-        da_f.mul_(prev[1])
-        da_g.mul_(i)
+        da[:, : 3 * hidden].view(-1, 3, hidden).mul_(dc.unsqueeze(1))  # da_i, da_f, da_g
         d_prev[1].addcmul_(dc, f)
         if self.peephole:  # c_prev also feeds i and f
             d_prev[1].add_((da[:, : 2 * hidden].view(-1, 2, hidden) * self.peep_if).sum(1))
