@@ -140,3 +140,22 @@ def test_binary_tree_lstm_learns_sums_modulo_five(single_thread):
     with torch.no_grad():
         accuracy = (head(model(trees).roots).argmax(1) == labels).float().mean().item()
     assert accuracy >= 0.95
+
+
+def test_leaves_may_carry_feature_vectors_instead_of_tokens():
+    torch.manual_seed(0)
+    by_id = rkp.Recursive(rkp.ChildSumTreeLSTMCell(4, 5), embedding=(len(VOCAB), 4),
+                          token_to_id=VOCAB)  # fmt: skip
+    by_vector = rkp.Recursive(by_id.cell)
+    table = by_id.embedding.weight.detach()
+    trees = [Tree.parse(t) for t in TREES]
+
+    def with_vectors(tree):
+        if tree.is_leaf:
+            return Tree(token=table[VOCAB[tree.token]])
+        return Tree(children=tuple(with_vectors(c) for c in tree.children), label=tree.label)
+
+    expected = by_id(trees).roots
+    assert torch.allclose(by_vector([with_vectors(t) for t in trees]).roots, expected)
+    with pytest.raises(ValueError, match="carry feature vectors"):
+        by_vector([Tree.from_nested((0, 1))])

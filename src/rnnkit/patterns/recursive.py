@@ -33,8 +33,9 @@ class Recursive(nn.Module):
         cell: :class:`RecursiveRNNCell`, :class:`ChildSumTreeLSTMCell`, :class:`NaryTreeLSTMCell`
             (or any module with their ``forward(x, children)``, ``hidden_size``, ``lstm`` and
             ``arity`` attributes).
-        embedding: ``nn.Embedding`` or ``(vocab_size, embed_dim)`` for leaf tokens (ids); nodes
-            without a token get a zero input.
+        embedding: ``nn.Embedding`` or ``(vocab_size, embed_dim)`` for leaf tokens (ids), or None
+            when the leaves carry feature vectors ``(input_size,)`` (e.g. from another network);
+            nodes without a token get a zero input.
         token_to_id, label_to_id: used when ``forward`` is given a list of :class:`Tree`.
 
     ``forward(trees)`` takes a list of :class:`Tree` or a :class:`TreeBatch` and returns
@@ -46,9 +47,9 @@ class Recursive(nn.Module):
         super().__init__()
         self.cell = cell
         self.embedding = make_input_module(embedding, "Recursive")
-        if not isinstance(self.embedding, nn.Embedding):
-            raise TypeError("Recursive: embedding must be an nn.Embedding or (vocab, dim)")
-        if self.embedding.embedding_dim != cell.input_size:
+        if self.embedding is not None and not isinstance(self.embedding, nn.Embedding):
+            raise TypeError("Recursive: embedding must be None, an nn.Embedding or (vocab, dim)")
+        if self.embedding is not None and self.embedding.embedding_dim != cell.input_size:
             raise ValueError(
                 f"Recursive: embedding dim {self.embedding.embedding_dim} != the cell's "
                 f"input_size {cell.input_size}"
@@ -56,7 +57,7 @@ class Recursive(nn.Module):
         self.token_to_id, self.label_to_id = token_to_id, label_to_id
 
     def batch(self, trees: list[Tree]) -> TreeBatch:
-        device = self.embedding.weight.device
+        device = next(self.cell.parameters()).device
         return TreeBatch.from_trees(trees, self.token_to_id, self.label_to_id, device=device)
 
     def forward(self, trees: list[Tree] | TreeBatch) -> TreeStates:
@@ -66,8 +67,7 @@ class Recursive(nn.Module):
             raise ValueError(
                 f"Recursive: a node has {batch.arity} children but the cell takes at most {arity}"
             )
-        has_token = (batch.tokens >= 0).unsqueeze(1)
-        x = self.embedding(batch.tokens.clamp(min=0)) * has_token
+        x = self._node_inputs(batch)
         width = arity or batch.arity
         children = batch.children
         if children.shape[1] < width:  # the cell expects exactly `arity` child slots
@@ -88,3 +88,19 @@ class Recursive(nn.Module):
                 h_levels.append(self.cell(x[start:end], child_h))
         nodes = torch.cat(h_levels[1:])
         return TreeStates(nodes=nodes, roots=nodes[batch.roots], batch=batch)
+
+    def _node_inputs(self, batch: TreeBatch) -> Tensor:
+        """``(N, input_size)``: embedded tokens or given leaf vectors, zeros for the other nodes."""
+        if self.embedding is None:
+            if batch.features is None:
+                raise ValueError(
+                    "Recursive without an embedding needs leaves that carry feature vectors"
+                )
+            if batch.features.shape[1] != self.cell.input_size:
+                raise ValueError(
+                    f"Recursive: leaf vectors have {batch.features.shape[1]} features, the cell's "
+                    f"input_size is {self.cell.input_size}"
+                )
+            return batch.features
+        has_token = (batch.tokens >= 0).unsqueeze(1)
+        return self.embedding(batch.tokens.clamp(min=0)) * has_token

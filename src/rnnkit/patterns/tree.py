@@ -107,7 +107,9 @@ class TreeBatch:
       largest number of children);
     * ``levels``: ``(start, end)`` of each height's contiguous slice;
     * ``roots (B,)``: the root of each tree; ``nodes``: each tree's flat indices in post-order;
-    * ``labels (N,)``: node label ids (-100 where a node has none), when ``label_to_id`` was given.
+    * ``labels (N,)``: node label ids (-100 where a node has none), when ``label_to_id`` was given;
+    * ``features (N, F)``: when the leaves carry feature vectors (tensors) instead of tokens, those
+      vectors (zeros for internal nodes); ``tokens`` is then 0 at leaves.
     """
 
     tokens: Tensor
@@ -116,6 +118,7 @@ class TreeBatch:
     roots: Tensor
     nodes: list[Tensor]
     labels: Tensor | None = None
+    features: Tensor | None = None
 
     @classmethod
     def from_trees(
@@ -126,7 +129,8 @@ class TreeBatch:
         device: torch.device | None = None,
     ) -> TreeBatch:
         """``token_to_id`` maps a leaf's token to its id (a dict or a function; None: tokens are
-        already ints); ``label_to_id`` likewise for node labels (None: no labels)."""
+        already ints, or feature vectors); ``label_to_id`` likewise for node labels (None: no
+        labels)."""
         if not trees or not all(isinstance(t, Tree) for t in trees):
             raise TypeError("TreeBatch.from_trees: give a non-empty sequence of Tree")
         per_tree = [t.postorder() for t in trees]
@@ -139,7 +143,13 @@ class TreeBatch:
         }
         ordered = [per_tree[b][i] for _, b, i in flat]
         arity = max(len(n.children) for n in ordered) or 1
-        tokens = [_lookup(token_to_id, n.token, "token") if n.is_leaf else -1 for n in ordered]
+        leaves = [n for n in ordered if n.is_leaf]
+        features = None
+        if token_to_id is None and all(isinstance(n.token, Tensor) for n in leaves):
+            features = _leaf_features(ordered, device)
+            tokens = [0 if n.is_leaf else -1 for n in ordered]
+        else:
+            tokens = [_lookup(token_to_id, n.token, "token") if n.is_leaf else -1 for n in ordered]
         children = [[ids[id(c)] for c in n.children] + [-1] * (arity - len(n.children))
                     for n in ordered]  # fmt: skip
         heights = [h for h, _, _ in flat]
@@ -166,11 +176,24 @@ class TreeBatch:
             roots=torch.tensor([ids[id(t)] for t in trees], **long),
             nodes=[torch.tensor([ids[id(n)] for n in nodes], **long) for nodes in per_tree],
             labels=labels,
+            features=features,
         )
 
     @property
     def arity(self) -> int:
         return self.children.shape[1]
+
+
+def _leaf_features(ordered: list[Tree], device) -> Tensor:
+    """Leaf vectors stacked in node order, zero rows for internal nodes."""
+    shapes = {tuple(n.token.shape) for n in ordered if n.is_leaf}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(
+            f"TreeBatch: leaf feature vectors must all have one shape (F,), got {shapes}"
+        )
+    template = next(n.token for n in ordered if n.is_leaf)
+    zero = torch.zeros_like(template)
+    return torch.stack([n.token if n.is_leaf else zero for n in ordered]).to(device)
 
 
 def _lookup(table, key, what: str) -> int:
