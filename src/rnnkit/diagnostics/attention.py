@@ -1,0 +1,45 @@
+"""Attention heatmaps: which source positions each output step read."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import Tensor
+
+from .plots import plt, save_figure
+
+
+def plot_attention(
+    panels: Sequence[tuple[Sequence[str], Sequence[str], Tensor]],
+    path: str | os.PathLike,
+    columns: int = 3,
+) -> Path:
+    """One heatmap per ``(source tokens, output tokens, weights (len(output), len(source)))``.
+
+    Rows are output steps, columns source positions; a monotone diagonal is what a
+    transliteration model should learn (letters are read roughly in order). Written as PNG or
+    SVG by the suffix of ``path``.
+    """
+    if not panels:
+        raise ValueError("plot_attention: no panels to draw")
+    columns = min(columns, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, (source, output, weights) in zip(axes.flat, panels, strict=False):
+        weights = weights[: len(output), : len(source)].detach().cpu()
+        if tuple(weights.shape) != (len(output), len(source)):
+            raise ValueError(
+                f"plot_attention: weights of shape {tuple(weights.shape)} do not cover "
+                f"{len(output)} outputs x {len(source)} source tokens"
+            )
+        ax.imshow(weights.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(source)), list(source))
+        ax.set_yticks(range(len(output)), list(output), fontsize=8)
+        ax.tick_params(length=0)
+    fig.tight_layout()
+    return save_figure(fig, path)

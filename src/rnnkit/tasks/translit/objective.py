@@ -1,0 +1,83 @@
+"""What the Trainer minimises and how transliterations are scored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ...data import Vocab, pad_batch, teacher_forcing_batch
+from ...metrics import g2p_scores
+from .data import Entry, Pair
+
+
+class TranslitObjective:
+    """Teacher-forced cross-entropy for training; WER/PER of decoded words for evaluation.
+
+    ``metric = "wer"`` (lower is better) drives early stopping and the best checkpoint.
+    """
+
+    metric = "wer"
+    higher_is_better = False
+
+    def __init__(
+        self,
+        letters: Vocab,
+        phonemes: Vocab,
+        *,
+        beam_size: int = 1,
+        max_len: int = 32,
+        label_smoothing: float = 0.0,
+        eval_batch_size: int = 500,
+    ) -> None:
+        self.letters, self.phonemes = letters, phonemes
+        self.beam_size = beam_size
+        self.max_len = max_len
+        self.label_smoothing = label_smoothing
+        self.eval_batch_size = eval_batch_size
+
+    def collate(self, pairs: list[Pair]) -> tuple[Tensor, ...]:
+        src, src_lengths = pad_batch([p.letters for p in pairs], self.letters.pad_id)
+        tgt_in, tgt_out, _ = teacher_forcing_batch(
+            [p.phonemes for p in pairs],
+            pad_id=self.phonemes.pad_id,
+            bos_id=self.phonemes.bos_id,
+            eos_id=self.phonemes.eos_id,
+        )
+        return src, src_lengths, tgt_in, tgt_out
+
+    def loss(self, model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
+        src, src_lengths, tgt_in, tgt_out = batch
+        logits = model(src, src_lengths, tgt_in)
+        return F.cross_entropy(
+            logits.flatten(0, 1),
+            tgt_out.flatten(),
+            ignore_index=self.phonemes.pad_id,
+            label_smoothing=self.label_smoothing,
+        )
+
+    @torch.no_grad()
+    def transliterate(
+        self, model: nn.Module, words: Sequence[str], beam_size: int | None = None
+    ) -> list[list[str]]:
+        """The phonemes the model says for each word (letters must be in the alphabet)."""
+        beam = self.beam_size if beam_size is None else beam_size
+        device = next(model.parameters()).device
+        results: list[list[str]] = []
+        for start in range(0, len(words), self.eval_batch_size):
+            chunk = words[start : start + self.eval_batch_size]
+            src, lengths = pad_batch(
+                [self.letters.encode(list(w)) for w in chunk], self.letters.pad_id
+            )
+            out = model.generate(
+                src.to(device), lengths.to(device), max_len=self.max_len, beam_size=beam
+            )
+            results += [self.phonemes.decode(row) for row in out.cpu()]
+        return results
+
+    def evaluate(self, model: nn.Module, entries: Sequence[Entry]) -> dict[str, float]:
+        predictions = self.transliterate(model, [e.word for e in entries])
+        scores = g2p_scores(predictions, [e.pronunciations for e in entries])
+        return {"wer": scores["wer"], "per": scores["per"]}

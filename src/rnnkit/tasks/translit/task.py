@@ -1,0 +1,221 @@
+"""``rnnkit train translit`` (alias ``g2p``): letters in, phonemes out, with a Seq2Seq model.
+
+The model is the lecture's sequence-to-sequence transducer for transliteration: a bidirectional
+LSTM reads the letters, an LSTM decoder with attention writes the phonemes, beam search picks
+the output. Data: the CMU Pronouncing Dictionary (see :mod:`rnnkit.data.cmudict`), or any
+lexicon file of the user's (``lexicon = "path"``, CMUdict or TSV format).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from torch import nn
+
+from ... import Seq2Seq
+from ...data import Vocab
+from ..base import Task, TaskData
+from .data import (
+    build_vocabularies,
+    evenly_spaced,
+    load_splits,
+    scoring_entries,
+    training_pairs,
+)
+from .objective import TranslitObjective
+from .report import report
+from .words import normalise_word, outside_alphabet, word_parts
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslitConfig:
+    """Knobs of the transliteration task.
+
+    Attributes:
+        embed_dim, hidden_size, num_layers, cell, attention, dropout: the Seq2Seq model
+            (``hidden_size`` per direction of the bidirectional encoder; ``num_layers`` on both
+            sides).
+        label_smoothing: of the training cross-entropy.
+        beam_size: beam width for evaluation and prediction (1 = greedy).
+        max_len: longest pronunciation generated, in phonemes.
+        test_words, dev_words: words held out for the final test and for model selection.
+        dev_eval_words: how many dev words are scored at each evaluation during training
+            (spread evenly over the dev split; None = all of them).
+        train_words: use only this many training words (None = all; for quick experiments).
+        lexicon, lexicon_format: a lexicon file to use instead of CMUdict.
+        data_seed: seed of the word split.
+    """
+
+    embed_dim: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    cell: Literal["lstm", "gru"] = "lstm"
+    attention: Literal["luong", "luong_dot", "bahdanau"] = "luong"
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    beam_size: int = 5
+    max_len: int = 32
+    test_words: int = 12_000
+    dev_words: int = 3_000
+    dev_eval_words: int | None = 1_000
+    train_words: int | None = None
+    lexicon: str | None = None
+    lexicon_format: Literal["cmudict", "tsv"] = "cmudict"
+    data_seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = ("embed_dim", "hidden_size", "num_layers", "beam_size", "max_len", "test_words")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("dev_eval_words", "train_words"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or none, got {value}")
+        if self.dev_words < 1:
+            raise ValueError(f"dev_words must be >= 1, got {self.dev_words}")
+        for name in ("dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+class TranslitTask(Task):
+    name = "translit"
+    aliases = ("g2p", "transliteration")
+    description = "machine transliteration: English spelling to phonemes on CMUdict (WER/PER)"
+    Config = TranslitConfig
+    configs: ClassVar[dict[str, dict[str, Any]]] = {
+        # About 4 minutes on 2 CPU cores.
+        "small": {"train": {"max_steps": 3000, "eval_every": 500}},
+        # Best quality: hours on 2 CPU cores (run it in the background; --resume continues it),
+        # far less on a GPU (--device cuda).
+        "full": {
+            "embed_dim": 128,
+            "hidden_size": 256,
+            "num_layers": 2,
+            "dropout": 0.2,
+            "label_smoothing": 0.1,
+            "dev_eval_words": None,
+            "train": {
+                "max_steps": 60_000,
+                "batch_size": 128,
+                "lr": 2e-3,
+                "schedule": "plateau",
+                "plateau_patience": 2,
+                "eval_every": 2_000,
+                "checkpoint_every": 2_000,
+                "patience": 6,
+            },
+        },
+    }
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "batch_size": 64,
+        "lr": 3e-3,
+        "clip_norm": 5.0,
+        "eval_every": 1_000,
+    }
+
+    # -- data and model ---------------------------------------------------------------------------
+    def build_data(self, config: TranslitConfig) -> TaskData:
+        splits = load_splits(
+            config.lexicon, config.lexicon_format, config.test_words, config.dev_words,
+            config.data_seed,
+        )  # fmt: skip
+        train = splits["train"]
+        train = {w: train[w] for w in evenly_spaced(list(train), config.train_words)}
+        letters, phonemes = build_vocabularies(train)
+        dev = evenly_spaced(scoring_entries(splits["dev"]), config.dev_eval_words)
+        return TaskData(
+            train=training_pairs(train, letters, phonemes),
+            dev=dev,
+            test=scoring_entries(splits["test"]),
+            metadata={"letters": letters.to_json(), "phonemes": phonemes.to_json()},
+        )
+
+    def build_model(self, config: TranslitConfig, metadata: dict[str, Any]) -> nn.Module:
+        letters, phonemes = vocabularies(metadata)
+        return Seq2Seq(
+            src_vocab=len(letters),
+            tgt_vocab=len(phonemes),
+            embed_dim=config.embed_dim,
+            hidden_size=config.hidden_size,
+            cell=config.cell,
+            num_layers=config.num_layers,
+            bidirectional=True,
+            attention=config.attention,
+            pad_id=phonemes.pad_id,
+            bos_id=phonemes.bos_id,
+            eos_id=phonemes.eos_id,
+            dropout=config.dropout,
+        )
+
+    def objective(self, config: TranslitConfig, metadata: dict[str, Any]) -> TranslitObjective:
+        letters, phonemes = vocabularies(metadata)
+        return TranslitObjective(
+            letters,
+            phonemes,
+            beam_size=config.beam_size,
+            max_len=config.max_len,
+            label_smoothing=config.label_smoothing,
+        )
+
+    def chance(self, config: TranslitConfig) -> dict[str, float]:
+        # A model that learned nothing gets every word wrong; PER of an empty output is 100%.
+        return {"wer": 1.0, "per": 1.0}
+
+    def report(self, trained, out_dir) -> list[str]:
+        """Test WER/PER, example words (unseen and invented), an attention plot, next steps."""
+        config = trained.config
+        data = self.build_data(config)
+        splits = load_splits(
+            config.lexicon, config.lexicon_format, config.test_words, config.dev_words,
+            config.data_seed,
+        )  # fmt: skip
+        known = {word for part in splits.values() for word in part}
+        return report(self, trained, data, known, Path(out_dir))
+
+    # -- prediction -------------------------------------------------------------------------------
+    def predict(
+        self, model: nn.Module, config: TranslitConfig, metadata: dict[str, Any], inputs: list[str]
+    ) -> list[str]:
+        """Each input line may hold several words; each word gets one line ``word  P H O N E S``.
+
+        Case, typographic apostrophes and dashes are normalised; a hyphenated compound is said
+        part by part. A word with characters outside the model's alphabet gets a line saying
+        which characters, instead of a guess.
+        """
+        objective = self.objective(config, metadata)
+        alphabet = set(objective.letters.tokens) - set(objective.letters.specials.values())
+        words = [word for line in inputs for word in line.split()]
+        prepared = [_prepare(raw, alphabet) for raw in words]
+        to_say = list(
+            dict.fromkeys(p for parts in prepared if isinstance(parts, list) for p in parts)
+        )
+        said = dict(zip(to_say, objective.transliterate(model, to_say), strict=True))
+        lines = []
+        for raw, parts in zip(words, prepared, strict=True):
+            if isinstance(parts, str):  # a message: the word cannot be transliterated
+                lines.append(parts)
+            else:
+                lines.append(f"{raw}  " + " ".join(ph for part in parts for ph in said[part]))
+        return lines
+
+
+def _prepare(raw: str, alphabet: set[str]) -> list[str] | str:
+    """The parts of ``raw`` to transliterate, or the message that says why it cannot be."""
+    word = normalise_word(raw)
+    unknown = outside_alphabet(word.replace("-", ""), alphabet)
+    if unknown:
+        shown = " ".join(repr(ch) for ch in unknown)
+        return (
+            f"{raw}  cannot transliterate: {shown} not in the model's alphabet "
+            f"({''.join(sorted(alphabet))})"
+        )
+    return word_parts(word) or f"{raw}  (nothing to transliterate)"
+
+
+def vocabularies(metadata: dict[str, Any]) -> tuple[Vocab, Vocab]:
+    """The letter and phoneme vocabularies saved in a run's metadata."""
+    return Vocab.from_json(metadata["letters"]), Vocab.from_json(metadata["phonemes"])

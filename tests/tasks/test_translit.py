@@ -1,0 +1,112 @@
+"""The transliteration (G2P) task: data split, a tiny run that learns, prediction on odd input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit.tasks import get_task
+from rnnkit.tasks.config import resolve_run_config
+from rnnkit.tasks.run import evaluate_trained, load_trained, train_task
+from rnnkit.tasks.translit.words import normalise_word, outside_alphabet, word_parts
+
+# A small hand-made lexicon in the TSV format: regular spellings a tiny model can learn.
+LEXICON = {
+    "cat": "K AE T", "bat": "B AE T", "hat": "HH AE T", "mat": "M AE T", "sat": "S AE T",
+    "cap": "K AE P", "map": "M AE P", "tap": "T AE P", "sap": "S AE P", "bap": "B AE P",
+    "pit": "P IH T", "sit": "S IH T", "hit": "HH IH T", "bit": "B IH T", "kit": "K IH T",
+    "tip": "T IH P", "sip": "S IH P", "hip": "HH IH P", "map's": "M AE P S", "cat's": "K AE T S",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lexicon_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lexicon") / "tiny.tsv"
+    path.write_text("".join(f"{word}\t{pron}\n" for word, pron in LEXICON.items()))
+    return path
+
+
+def tiny_run(lexicon_file, **train):
+    task = get_task("g2p")
+    settings = {
+        "lexicon": str(lexicon_file),
+        "lexicon_format": "tsv",
+        "test_words": 2,
+        "dev_words": 2,
+        "embed_dim": 16,
+        "hidden_size": 32,
+        "beam_size": 2,
+    }
+    assignments = [f"{k}={v}" for k, v in settings.items()]
+    assignments += [f"train.{k}={v}" for k, v in train.items()]
+    return task, resolve_run_config(task, assignments=assignments)
+
+
+def test_split_is_deterministic_and_disjoint(lexicon_file):
+    task, run = tiny_run(lexicon_file)
+    first, second = task.build_data(run.config), task.build_data(run.config)
+    assert first.train == second.train and first.test == second.test
+    test_words = {entry.word for entry in first.test}
+    dev_words = {entry.word for entry in first.dev}
+    assert len(test_words) == 2 and len(dev_words) == 2 and not test_words & dev_words
+    letters = task.objective(run.config, first.metadata).letters
+    train_words = {"".join(letters.decode(pair.letters)) for pair in first.train}
+    assert len(train_words) == len(LEXICON) - 4
+    assert not train_words & (test_words | dev_words)
+
+
+def test_cmudict_split_sizes():
+    task = get_task("translit")
+    run = resolve_run_config(task, preset="small")
+    data = task.build_data(run.config)
+    assert len(data.test) == 12_000
+    assert len(data.dev) == run.config.dev_eval_words  # scored during training
+    test_words = {entry.word for entry in data.test}
+    assert not test_words & {entry.word for entry in data.dev}
+
+
+def test_a_tiny_run_learns_its_words(lexicon_file, tmp_path):
+    torch.manual_seed(0)
+    task, run = tiny_run(
+        lexicon_file, max_steps=300, batch_size=8, lr=0.01, eval_every=300, progress=False
+    )
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    train_words = sorted(set(LEXICON) - {e.word for e in task.build_data(run.config).test}
+                         - {e.word for e in task.build_data(run.config).dev})  # fmt: skip
+    lines = task.predict(trained.model, trained.config, trained.metadata, train_words)
+    correct = sum(line == f"{word}  {LEXICON[word]}" for word, line in zip(train_words, lines))
+    assert correct >= 0.9 * len(train_words), lines
+    metrics = evaluate_trained(trained, "test")
+    assert set(metrics) == {"wer", "per"} and 0.0 <= metrics["wer"] <= 1.0
+
+    lines = task.report(trained, tmp_path / "run")
+    assert lines[0].startswith("test (2 words never seen in training, beam 2): WER ")
+    assert (tmp_path / "run" / "attention.png").stat().st_size > 1000
+    assert any("(not in the dictionary)" in line for line in lines)
+
+
+def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_path):
+    task, run = tiny_run(lexicon_file, max_steps=1, batch_size=4, progress=False)
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    lines = task.predict(
+        trained.model, trained.config, trained.metadata, ["CAT", "Cat’s", "cat-bat", "tïp", "--"]
+    )
+    assert len(lines) == 5
+    assert lines[0].startswith("CAT  ") and len(lines[0].split()) > 1
+    assert lines[1].startswith("Cat’s  ")
+    # A compound is said part by part: the parts' phonemes, concatenated.
+    cat, bat = (line.split("  ")[1] for line in task.predict(
+        trained.model, trained.config, trained.metadata, ["cat", "bat"]))  # fmt: skip
+    assert lines[2] == f"cat-bat  {cat} {bat}"
+    assert lines[3].startswith("tïp  cannot transliterate: 'ï' not in")
+    assert "nothing to transliterate" in lines[4]
+
+
+def test_word_normalisation():
+    assert normalise_word("  Don’t, ") == "don't"
+    assert normalise_word("X\u2013Ray") == "x-ray"
+    assert word_parts("well-known") == ["well", "known"]
+    assert word_parts("a--b") == ["a", "b"]
+    assert outside_alphabet("naïve", set("abcdefghijklmnopqrstuvwxyz")) == ["ï"]
