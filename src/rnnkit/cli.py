@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .cells import CELL_KINDS
 
 USER_ERROR = 2
+DEFAULT_LENGTHS = {"digits": (8, 64)}  # longrange: digits has two natural lengths, rows and pixels
 
 
 class UserError(Exception):
@@ -129,8 +131,6 @@ def cmd_gradflow(args) -> None:
 
 def _run_label(path: str) -> str:
     """A short label for a run directory: its name (the parent's for best/ or step-N/)."""
-    from pathlib import Path
-
     path = Path(path).resolve()
     return path.parent.name if path.name == "best" or path.name.startswith("step-") else path.name
 
@@ -178,9 +178,6 @@ def cmd_draw(args) -> None:
     from .diagnostics import draw_unrolled
 
     print(draw_unrolled(make_cell(args.cell, 1, 1), args.steps, args.out))
-
-
-DEFAULT_LENGTHS = {"digits": (8, 64)}
 
 
 # -- argument types -------------------------------------------------------------------------------
