@@ -220,6 +220,8 @@ class Trainer:
                     window, window_start = [], time.perf_counter()
                 if self.dev_set is not None and self._due(self.config.eval_every):
                     self._evaluate(log)
+                    if main and self.config.progress:
+                        bar.write(self._dev_line())
                 if self._due(self.config.checkpoint_every):
                     self._save_checkpoint()
             if window and log is not None:  # the steps since the last row, so none go unlogged
@@ -328,6 +330,13 @@ class Trainer:
         patience = self.config.patience
         if patience is not None and st.bad_evals >= patience:
             st.early_stopped = True  # saved: resuming a stopped run does not train on
+
+    def _dev_line(self) -> str:
+        """The latest dev evaluation in one line, for people watching the run."""
+        st = self.state
+        scores = "  ".join(f"{key} {value:.4g}" for key, value in st.metrics.items())
+        best = "  (best so far)" if st.best_step == st.step else ""
+        return f"step {st.step}/{self.config.max_steps}  dev {scores}{best}"
 
     def _dev_metrics(self) -> dict[str, float]:
         was_training = self.model.training
