@@ -71,6 +71,21 @@ def test_eval_prints_metrics_beside_chance(capsys, trained):
     assert "dev mse:" in out
 
 
+def test_eval_report_calls_the_task(capsys, monkeypatch, trained, tmp_path):
+    from rnnkit.tasks.longrange.adding import AddingTask
+
+    seen = []
+
+    def report(self, model, out):
+        seen.append((model.config, out))
+        return ["a report"]
+
+    monkeypatch.setattr(AddingTask, "report", report)
+    out = run_ok(capsys, "eval", "adding", "--model", str(trained), "--report", str(tmp_path / "r"))
+    assert out.splitlines()[-1] == "a report"
+    assert seen[0][0].hidden_size == 4 and (tmp_path / "r").is_dir()
+
+
 def test_predict_from_arguments_and_stdin(capsys, monkeypatch, trained):
     out = run_ok(
         capsys, "predict", "adding", "--model", str(trained), "0.5* 0.1 0.2 0.25*", "1* 1*"

@@ -50,7 +50,7 @@ def cmd_tasks(args) -> None:
 def cmd_train(args) -> None:
     from .tasks import get_task
     from .tasks.config import resolve_run_config
-    from .tasks.run import train_task
+    from .tasks.run import load_trained, train_task
 
     task = get_task(args.task)
     overrides = {"max_steps": args.max_steps, "seed": args.seed, "device": args.device}
@@ -72,6 +72,10 @@ def cmd_train(args) -> None:
     _print_metrics(summary.metrics, task.chance(run.config), "dev")
     if summary.best_checkpoint:
         print(f"best checkpoint: {summary.best_checkpoint}")
+    lines = task.report(load_trained(task, out, device=args.device or "cpu"), out)
+    if lines:
+        print()
+        print("\n".join(lines))
 
 
 def cmd_eval(args) -> None:
@@ -83,6 +87,10 @@ def cmd_eval(args) -> None:
     metrics = evaluate_trained(trained, args.split)
     print(f"{task.name}: {trained.checkpoint}")
     _print_metrics(metrics, task.chance(trained.config), args.split)
+    if args.report:
+        Path(args.report).mkdir(parents=True, exist_ok=True)
+        for line in task.report(trained, args.report):
+            print(line)
 
 
 def cmd_predict(args) -> None:
@@ -265,6 +273,9 @@ def build_parser() -> Parser:
         sub.add_argument("--device", default="cpu", help="device to run on (default cpu)")
         if name == "eval":
             sub.add_argument("--split", choices=("test", "dev", "train"), default="test")
+            sub.add_argument(
+                "--report", metavar="DIR", help="also write the task's report (plots, examples)"
+            )
         else:
             sub.add_argument("inputs", nargs="*", metavar="INPUT", help="input lines")
 

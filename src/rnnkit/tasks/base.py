@@ -27,6 +27,9 @@ How to add a task (e.g. "translit", grapheme-to-phoneme with a Seq2Seq model):
    message for a malformed input line.
 7. Optionally ``chance(config) -> dict[str, float]``: what a model that learned nothing scores on
    each metric, printed beside the measured metrics by ``rnnkit eval``.
+8. Optionally ``report(trained, out_dir) -> list[str]``: what ``rnnkit train`` prints at the end
+   and ``rnnkit eval --report DIR`` prints (test scores, example predictions, where a plot
+   went, the next command to try); plots go into ``out_dir``.
 
 Checkpoints: the Trainer writes ``model.safetensors`` and ``checkpoint.json``; we store
 ``{"task", "config", "metadata"}`` as its model config, so any checkpoint directory is enough
@@ -89,3 +92,10 @@ class Task(ABC):
     def chance(self, config: Any) -> dict[str, float]:
         """Each metric of a model that learned nothing (empty when unknown)."""
         return {}
+
+    def report(self, trained: Any, out_dir: Any) -> list[str]:
+        """Lines that ``rnnkit train`` prints once training is done, and ``rnnkit eval --report
+        DIR`` too: e.g. test scores and example predictions (``trained`` is a
+        :class:`rnnkit.tasks.run.Trained`). Plots may be written into ``out_dir``. Nothing by
+        default."""
+        return []
