@@ -108,8 +108,18 @@ def test_resume(capsys, trained, tmp_path):
 
 def test_gradflow_prints_a_table_and_plots(capsys, tmp_path):
     plot = tmp_path / "flow.png"
-    out = run_ok(capsys, "gradflow", "--cells", "rnn,lstm", "--length", "12", "--hidden-size", "4",
-                 "--out", str(plot))  # fmt: skip
+    out = run_ok(
+        capsys,
+        "gradflow",
+        "--cells",
+        "rnn,lstm",
+        "--length",
+        "12",
+        "--hidden-size",
+        "4",
+        "--out",
+        str(plot),
+    )
     assert "| distance k" in out and "| 11 " in out and "spectral radius" in out
     assert plot.stat().st_size > 0
 
@@ -124,9 +134,26 @@ def test_gradflow_of_trained_models(capsys, trained):
 
 
 def test_longrange_trains_every_cell_at_every_length(capsys, tmp_path):
-    out = run_ok(capsys, "longrange", "--task", "adding", "--cells", "rnn,gru", "--lengths", "4,6",
-                 "--steps", "2", "--set", "train_size=64", "--set", "eval_size=16",
-                 "--set", "hidden_size=4", "--out", str(tmp_path))  # fmt: skip
+    out = run_ok(
+        capsys,
+        "longrange",
+        "--task",
+        "adding",
+        "--cells",
+        "rnn,gru",
+        "--lengths",
+        "4,6",
+        "--steps",
+        "2",
+        "--set",
+        "train_size=64",
+        "--set",
+        "eval_size=16",
+        "--set",
+        "hidden_size=4",
+        "--out",
+        str(tmp_path),
+    )
     assert "| length | rnn" in out and "| 6 " in out and "chance" in out
     assert (tmp_path / "longrange.png").stat().st_size > 0
     assert (tmp_path / "gru-6" / "best").is_dir()
@@ -188,3 +215,31 @@ def test_python_dash_m_and_entry_point():
         pytest.skip("the rnnkit script is not installed in this environment")
     bad = subprocess.run([script, "train", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("rnnkit train: error: unknown task")
+
+
+@pytest.mark.slow
+def test_train_data_parallel_over_two_processes(tmp_path):
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "train",
+            "adding",
+            *TINY,
+            "--set",
+            "train_size=128",
+            "--max-steps",
+            "3",
+            "--nproc",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "summary.json").read_text())["steps"] == 3
+    assert "dev mse:" in result.stdout
