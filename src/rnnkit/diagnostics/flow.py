@@ -31,7 +31,9 @@ class LayerFlow:
         name: where the cell sits, e.g. ``"layer 0"`` or ``"encoder.layer 1, backward"``.
         hidden: ``||dL/dh_t||`` for each step t in processing order (a backward direction is
             processed from the last step to the first), the norm over the batch and units.
-        cell: ``||dL/dc_t||`` for an LSTM's memory cell, None for single-state cells.
+        cell: for an LSTM, ``||dL/dc_t||`` along the carried memory: the gradient that step
+            t + 1 sends back into ``c_t`` (the path through ``h_t = o_t tanh(c_t)`` of the same
+            step is already in ``hidden``). None for single-state cells.
         spectral_radius: the spectral radius of each recurrent block, by gate name.
     """
 
@@ -113,7 +115,9 @@ def gradient_flow(model: nn.Module, batch: Any, loss_fn: LossFn | None = None) -
 
     layers = []
     for cell, steps in runs:
-        norms = torch.tensor([[next(grads).norm().item() for _ in _parts(s)] for s in steps])
+        # (steps, parts): one norm per step for h (and c), moved to the CPU in one transfer
+        norms = torch.stack([torch.stack([next(grads).norm() for _ in _parts(s)]) for s in steps])
+        norms = norms.detach().float().cpu()
         layers.append(
             LayerFlow(
                 name=names.get(cell, type(cell).__name__),
