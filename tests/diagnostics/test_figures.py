@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.diagnostics import draw_unrolled, gradient_flow, plot_gradient_flow
+from rnnkit.diagnostics import draw_unrolled, gradient_flow, plot_attention, plot_gradient_flow
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -52,3 +52,13 @@ def test_plot_gradient_flow(tmp_path):
     assert path.read_bytes().startswith(PNG_MAGIC)
     svg = plot_gradient_flow(flows["rnn"], tmp_path / "flow.svg")
     assert ET.parse(svg).getroot().tag.endswith("svg")
+
+
+def test_plot_attention(tmp_path):
+    weights = torch.softmax(torch.randn(4, 5), dim=-1)
+    panels = [(list("cats"), ["K", "AE", "T", "S"], weights)] * 2
+    assert plot_attention(panels, tmp_path / "att.png").read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError, match="do not cover 4 outputs x 6 source tokens"):
+        plot_attention([(list("catsup"), ["K", "AE", "T", "S"], weights)], tmp_path / "a.png")
+    with pytest.raises(ValueError, match="no panels"):
+        plot_attention([], tmp_path / "a.png")
