@@ -158,6 +158,23 @@ def test_longrange_trains_every_cell_at_every_length(capsys, tmp_path):
     assert (tmp_path / "longrange.png").stat().st_size > 0
     assert (tmp_path / "gru-6" / "best").is_dir()
     assert "| 4 " in (tmp_path / "longrange.md").read_text()
+    again = run_fails(
+        capsys,
+        "longrange",
+        "--cells",
+        "rnn",
+        "--lengths",
+        "4",
+        "--steps",
+        "2",
+        "--set",
+        "train_size=64",
+        "--set",
+        "eval_size=16",
+        "--out",
+        str(tmp_path),
+    )
+    assert "already holds runs of a sweep: choose a new --out" in again
 
 
 def test_draw(capsys, tmp_path):

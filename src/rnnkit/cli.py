@@ -170,6 +170,10 @@ def cmd_longrange(args) -> None:
             out_dir=args.out,
             log=lambda line: print(line, flush=True),
         )
+    except FileExistsError:
+        raise UserError(
+            f"{args.out} already holds runs of a sweep: choose a new --out DIR"
+        ) from None
     finally:  # main() may run in-process (tests, notebooks): leave torch as we found it
         torch.set_num_threads(previous_threads)
     table = format_table(result)
