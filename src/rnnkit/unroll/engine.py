@@ -189,8 +189,8 @@ class Run:
                     dp.addcmul_(g, k[t])
             prev = [r[t] for r in prev_rows]
             new = [r[t] for r in made_rows]
-            extra, d_mat, w = kernel.step_backward(t, d_new, prev, new, d_prev)
-            self._add_recurrent_grad(d_prev[0], extra, d_mat, w)
+            extra, d_mat, back = kernel.step_backward(t, d_new, prev, new, d_prev)
+            self._add_recurrent_grad(d_prev[0], extra, d_mat, back)
 
         d_new_all = [d_slot[d:] for d_slot in d_slots]
         if keep is not None:
@@ -209,14 +209,14 @@ class Run:
             return [like.new_full((steps, 1, 1), self.zone)] * len(slots)
         return [k.to(like.dtype) for k in self.zone]
 
-    def _add_recurrent_grad(self, dest: Tensor, extra, d_mat: Tensor, w: Tensor) -> None:
-        """``dest += (extra + d_mat @ w) * mask``: the gradient reaching h_prev through h_in."""
+    def _add_recurrent_grad(self, dest: Tensor, extra, d_mat: Tensor, back) -> None:
+        """``dest += (extra + back(d_mat)) * mask``: the gradient reaching h_prev through h_in."""
         if self.mask is None:
-            dest.addmm_(d_mat, w)
+            back.accumulate(dest, d_mat)
             if extra is not None:
                 dest.add_(extra)
             return
-        d_h_in = d_mat @ w if extra is None else torch.addmm(extra, d_mat, w)
+        d_h_in = back(d_mat) if extra is None else back(d_mat).add_(extra)
         dest.addcmul_(d_h_in, self.mask)
 
 

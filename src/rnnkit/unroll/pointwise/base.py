@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ...cells.base import RecurrentCell
+from .matmul import MatMul, linear
 
 
 class Kernel:
@@ -49,7 +50,10 @@ class Kernel:
     @staticmethod
     def project(cell: RecurrentCell, x: Tensor) -> Tensor:
         """``W_ih x + b_ih + b_hh`` for a time-major ``x`` (T, B, I): one GEMM for all steps."""
-        xp = cell.project_input(x)
+        if type(cell).project_input is RecurrentCell.project_input:  # the plain W_ih x + b_ih
+            bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+            return linear(x, cell.weight_ih, bias)
+        xp = cell.project_input(x)  # e.g. layer norm: autograd differentiates whatever it does
         return xp if cell.bias_hh is None else xp + cell.bias_hh
 
     def __init__(self, config: tuple, weights: list[Tensor], steps: int, batch: int, saving: bool):
@@ -75,13 +79,14 @@ class Kernel:
         prev: list[Tensor],
         new: list[Tensor],
         d_prev: list[Tensor],
-    ) -> tuple[Tensor | None, Tensor, Tensor]:
+    ) -> tuple[Tensor | None, Tensor, MatMul]:
         """Step ``t`` backward.
 
         ``d_new[j]`` is the complete gradient of state j after the step (the kernel may change it
         in place). Add the direct gradients of the previous states into ``d_prev`` and return
-        ``(extra, dmat, w)``: the gradient of ``h_in`` is ``extra + dmat @ w`` (``extra`` may be
-        None); the engine routes it through the recurrent dropout mask.
+        ``(extra, dmat, back)``: the gradient of ``h_in`` is ``extra + back(dmat)``, ``back`` being
+        the :class:`~.matmul.MatMul` of the transposed recurrent weight (``extra`` may be None); the
+        engine routes it through the recurrent dropout mask.
         """
         raise NotImplementedError
 
@@ -95,11 +100,6 @@ class Kernel:
         """After the loop: the gradient of the projected input ``(T, B, G)`` and of each weight,
         as single GEMMs over the stacked ``(T * B)`` rows. ``h_in_all``: every step's ``h_in``."""
         raise NotImplementedError
-
-
-def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
-    """``sum_t d_t^T @ inputs_t`` as ONE GEMM over the stacked ``(T * B)`` rows (a weight grad)."""
-    return d.reshape(-1, d.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])
 
 
 # below this many elements one slow tanh beats four fast ops (measured: 1024 floats, tanh 5 us,

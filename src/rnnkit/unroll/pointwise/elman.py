@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul, tanh_
+from .base import Kernel, tanh_
+from .matmul import MatMul, stacked_matmul
 
 
 class ElmanKernel(Kernel):
@@ -31,9 +32,10 @@ class ElmanKernel(Kernel):
         super().__init__(config, weights, steps, batch, saving)
         (self.nonlinearity,) = config
         self.w_hh = weights[0]
+        self.product, self.back = MatMul(self.w_hh, batch), MatMul(self.w_hh.T, batch)
 
     def step(self, t, xp_t, h_in, prev, out):
-        h = torch.addmm(xp_t, h_in, self.w_hh.T, out=out[0])
+        h = self.product.into(out[0], h_in, xp_t)
         if self.nonlinearity == "tanh":
             tanh_(h)
         else:
@@ -44,7 +46,7 @@ class ElmanKernel(Kernel):
         self.d = 1 - h * h if self.nonlinearity == "tanh" else (h > 0).to(h.dtype)
 
     def step_backward(self, t, d_new, prev, new, d_prev):
-        return None, self.d[t].mul_(d_new[0]), self.w_hh
+        return None, self.d[t].mul_(d_new[0]), self.back
 
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         return self.d, [stacked_matmul(self.d, h_in_all)]
@@ -58,12 +60,13 @@ class LeakyKernel(Kernel):
     def __init__(self, config, weights, steps, batch, saving):
         super().__init__(config, weights, steps, batch, saving)
         self.w_hh, self.rate = weights
+        self.product, self.back = MatMul(self.w_hh, batch), MatMul(self.w_hh.T, batch)
         rows = steps if saving else 1
         self.candidate = self.w_hh.new_empty(rows, batch, self.w_hh.shape[1])
 
     def step(self, t, xp_t, h_in, prev, out):
         u = self.candidate[t if self.saving else 0]
-        tanh_(torch.addmm(xp_t, h_in, self.w_hh.T, out=u))
+        tanh_(self.product.into(u, h_in, xp_t))
         torch.lerp(u, prev[0], self.rate, out=out[0])
 
     def prepare_backward(self, h_in_all, prev_all, new_all):
@@ -73,7 +76,7 @@ class LeakyKernel(Kernel):
     def step_backward(self, t, d_new, prev, new, d_prev):
         (dh,) = d_new
         d_prev[0].addcmul_(dh, self.rate)
-        return None, self.d[t].mul_(dh), self.w_hh
+        return None, self.d[t].mul_(dh), self.back
 
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         d_rate = (d_new_all[0] * (prev_all[0] - self.candidate)).sum((0, 1))

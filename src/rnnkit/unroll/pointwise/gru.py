@@ -25,7 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul, tanh_
+from .base import Kernel, tanh_
+from .matmul import MatMul, linear, stacked_matmul
 
 
 class GRUKernel(Kernel):
@@ -42,7 +43,7 @@ class GRUKernel(Kernel):
     @staticmethod
     def project(cell, x: Tensor) -> Tensor:
         if cell.reset == "after":
-            return cell.project_input(x)
+            return linear(x, cell.weight_ih, cell.bias_ih)
         return Kernel.project(cell, x)
 
     def __init__(self, config, weights, steps, batch, saving):
@@ -51,7 +52,13 @@ class GRUKernel(Kernel):
         self.w_hh = weights[0]
         self.b_hh = weights[1] if len(weights) > 1 else None
         self.hidden = hidden = self.w_hh.shape[1]
-        self.w_rz, self.w_n = self.w_hh.split([2 * hidden, hidden])
+        w_rz, w_n = self.w_hh.split([2 * hidden, hidden])
+        if self.reset == "after":
+            self.product = MatMul(self.w_hh, batch)  # h_in @ W_hh^T
+            self.back = MatMul(self.w_hh.T, batch)  # ds @ W_hh
+        else:
+            self.product_rz, self.product_n = MatMul(w_rz, batch), MatMul(w_n, batch)
+            self.back_rz, self.back_n = MatMul(w_rz.T, batch), MatMul(w_n.T, batch)
         rows = steps if saving else 1
         self.gates = self.w_hh.new_empty(rows, batch, 3 * hidden)  # activated r, z, n
         # what r multiplies: s = W_hh h_in + b_hh (after), or q = r h_in (before)
@@ -66,16 +73,13 @@ class GRUKernel(Kernel):
         a_rz = a[:, : 2 * hidden]
         if self.reset == "after":
             s = kept
-            if self.b_hh is None:
-                torch.mm(h_in, self.w_hh.T, out=s)
-            else:
-                torch.addmm(self.b_hh, h_in, self.w_hh.T, out=s)
+            self.product.into(s, h_in, self.b_hh)
             torch.add(xp_t[:, : 2 * hidden], s[:, : 2 * hidden], out=a_rz).sigmoid_()
             tanh_(torch.addcmul(xp_t[:, 2 * hidden :], r, s[:, 2 * hidden :], out=n))
         else:
-            torch.addmm(xp_t[:, : 2 * hidden], h_in, self.w_rz.T, out=a_rz).sigmoid_()
+            self.product_rz.into(a_rz, h_in, xp_t[:, : 2 * hidden]).sigmoid_()
             q = torch.mul(r, h_in, out=kept)
-            tanh_(torch.addmm(xp_t[:, 2 * hidden :], q, self.w_n.T, out=n))
+            tanh_(self.product_n.into(n, q, xp_t[:, 2 * hidden :]))
         torch.lerp(n, prev[0], z, out=out[0])
 
     def prepare_backward(self, h_in_all, prev_all, new_all):
@@ -102,12 +106,12 @@ class GRUKernel(Kernel):
             d.view(-1, 4, hidden)[:, 1::2].mul_(dh.unsqueeze(1))  # da_z and da_n
             d_r.mul_(d_n)
             torch.mul(d_n, r, out=d_s_n)
-            return None, d[:, : 3 * hidden], self.w_hh
+            return None, d[:, : 3 * hidden], self.back
         d_r, _, d_n = d.chunk(3, 1)
         d[:, hidden:].view(-1, 2, hidden).mul_(dh.unsqueeze(1))  # da_z and da_n
-        dq = d_n @ self.w_n
+        dq = self.back_n(d_n)
         d_r.mul_(dq)
-        return dq * r, d[:, : 2 * hidden], self.w_rz
+        return dq * r, d[:, : 2 * hidden], self.back_rz
 
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         hidden = self.hidden

@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Kernel, stacked_matmul, tanh_, tanh_into
+from .base import Kernel, tanh_, tanh_into
+from .matmul import MatMul, stacked_matmul
 
 _layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
@@ -53,6 +54,8 @@ class LSTMKernel(Kernel):
         self.layer_norm, self.peephole, self.eps_r, self.eps_c = config
         self.w_hh, *rest = weights
         self.hidden = hidden = self.w_hh.shape[1]
+        self.forward_product = MatMul(self.w_hh, batch)  # h_in @ W_hh^T
+        self.backward_product = MatMul(self.w_hh.T, batch)  # da @ W_hh
         if self.peephole:
             self.peep_if = torch.stack(rest[:2])  # (2, H): i and f both look at c_prev
             self.peep_o = rest[2]
@@ -71,7 +74,7 @@ class LSTMKernel(Kernel):
         row = t if self.saving else 0
         a = self.gates[row]
         if self.layer_norm:
-            s = h_in @ self.w_hh.T
+            s = self.forward_product(h_in)
             s_hat, mean, rstd = torch.native_layer_norm(
                 s, (4 * hidden,), self.gain_r, None, self.eps_r
             )
@@ -80,7 +83,7 @@ class LSTMKernel(Kernel):
                 self.raw.append(s)
                 self.stats_r.append((mean, rstd))
         else:
-            torch.addmm(xp_t, h_in, self.w_hh.T, out=a)
+            self.forward_product.into(a, h_in, xp_t)
         i, f, g, o = a.chunk(4, 1)
         a_if = a[:, : 2 * hidden]
         if self.peephole:
@@ -141,13 +144,13 @@ class LSTMKernel(Kernel):
         if self.peephole:  # c_prev also feeds i and f
             d_prev[1].add_((da[:, : 2 * hidden].view(-1, 2, hidden) * self.peep_if).sum(1))
         if not self.layer_norm:
-            return None, da, self.w_hh
+            return None, da, self.backward_product
         mean, rstd = self.stats_r[t]
         d_s = _layer_norm_backward(
             da, self.raw[t], (4 * hidden,), mean, rstd, self.gain_r, None, (True, False, False)
         )[0]
         self.d_raw.append(d_s)
-        return None, d_s, self.w_hh
+        return None, d_s, self.backward_product
 
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         hidden = self.hidden

@@ -1,0 +1,97 @@
+"""The engine's matrix products, on the fastest CPU backend for their size.
+
+PyTorch's float32 ``mm`` on this AMD CPU runs MKL's AVX2 code (about 65 GFLOP/s a core), while
+oneDNN's JIT kernels use AVX-512 (about 130): that is most of the gap between a per-step loop and
+``nn.LSTM``, which runs on oneDNN. oneDNN's call costs about 10 us more, so small products keep
+``mm`` (measured, one thread: (64x256)@(256x1024) 497 us with mm, 259 us with oneDNN;
+(32x128)@(128x512) 61 vs 52 us; (16x64)@(64x256) 8 vs 17 us). float64, GPU tensors and builds
+without oneDNN always use ``mm``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_ONEDNN_FROM_MACS = 2**21  # multiply-adds of one product from which oneDNN is faster
+_linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+
+
+def _onednn_fits(weight: Tensor, rows: int) -> bool:
+    return (
+        _linear is not None
+        and torch.backends.mkldnn.is_available()
+        and weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+        and rows * weight.numel() >= _ONEDNN_FROM_MACS
+    )
+
+
+class MatMul:
+    """``x @ weight.T`` for one weight and a fixed number of rows, over a whole engine call."""
+
+    def __init__(self, weight: Tensor, rows: int) -> None:
+        self.onednn = _onednn_fits(weight, rows)
+        self.weight = weight.contiguous() if self.onednn else weight
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.onednn:
+            return _linear(x.contiguous(), self.weight, None, "none", [], "")
+        return x @ self.weight.T
+
+    def into(self, out: Tensor, x: Tensor, add: Tensor | None = None) -> Tensor:
+        """``out = add + x @ weight.T`` (``add`` broadcasts, e.g. a bias)."""
+        if self.onednn:
+            return torch.add(add, self(x), out=out) if add is not None else out.copy_(self(x))
+        if add is None:
+            return torch.mm(x, self.weight.T, out=out)
+        return torch.addmm(add, x, self.weight.T, out=out)
+
+    def accumulate(self, dest: Tensor, x: Tensor) -> Tensor:
+        """``dest += x @ weight.T``."""
+        if self.onednn:
+            return dest.add_(self(x))
+        return dest.addmm_(x, self.weight.T)
+
+
+def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
+    """``sum_t d_t^T @ inputs_t`` as ONE GEMM over the stacked ``(T * B)`` rows (a weight grad)."""
+    d, inputs = d.reshape(-1, d.shape[-1]), inputs.reshape(-1, inputs.shape[-1])
+    if _onednn_fits(d, inputs.shape[1]):
+        # oneDNN wants (out, k) x (n, k): both transposed, copied once (cheap next to the GEMM)
+        return _linear(d.T.contiguous(), inputs.T.contiguous(), None, "none", [], "")
+    return d.T @ inputs
+
+
+class _Linear(torch.autograd.Function):
+    """``x @ weight.T + bias`` with every product on :class:`MatMul`'s backend choice."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        out = MatMul(weight, rows.shape[0])(rows)
+        if bias is not None:
+            out += bias
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return out.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor):
+        x, weight = ctx.saved_tensors
+        d_rows = d_out.reshape(-1, d_out.shape[-1])
+        d_x = d_weight = d_bias = None
+        if ctx.needs_input_grad[0]:
+            d_x = MatMul(weight.T, d_rows.shape[0])(d_rows).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            d_weight = stacked_matmul(d_rows, x)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            d_bias = d_rows.sum(0)
+        return d_x, d_weight, d_bias
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear`` whose products run on oneDNN where that is faster (float32 CPU, large)."""
+    if _onednn_fits(weight, x.numel() // x.shape[-1]):
+        return _Linear.apply(x, weight, bias)
+    return torch.nn.functional.linear(x, weight, bias)
