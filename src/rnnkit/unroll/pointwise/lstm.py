@@ -112,7 +112,8 @@ class LSTMKernel(Kernel):
         # Each backward step then multiplies in dc or dh: one op per gate group.
         gates, tc = self.gates, self.tanh_c
         i, _, g, o = gates.chunk(4, 2)
-        d = gates - gates * gates  # s (1 - s)
+        d = gates * gates
+        torch.sub(gates, d, out=d)  # s (1 - s), in one buffer: it is the largest of the backward
         d_i, d_f, d_g, d_o = d.chunk(4, 2)
         d_i.mul_(g)
         d_f.mul_(prev_all[1])
@@ -155,6 +156,7 @@ class LSTMKernel(Kernel):
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         hidden = self.hidden
         da = self.d_gates
+        del self.d_tanh, self.d_gates  # da goes on as the input's gradient; the rest is not needed
         d_s = torch.stack(self.d_raw[::-1]) if self.layer_norm else da
         grads = [stacked_matmul(d_s, h_in_all)]
         if self.peephole:
