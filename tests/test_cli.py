@@ -11,8 +11,8 @@ import pytest
 
 from rnnkit.cli import main
 
-TINY = ["--set", "length=6", "--set", "hidden_size=4", "--set", "train_size=64"]
-TINY += ["--set", "eval_size=16"]
+TINY_SIZES = ["--set", "hidden_size=4", "--set", "train_size=64", "--set", "eval_size=16"]
+TINY = ["--set", "length=6", *TINY_SIZES]
 
 
 def run_ok(capsys, *argv):
@@ -27,6 +27,11 @@ def run_fails(capsys, *argv):
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
     return err
+
+
+def tiny_sweep(out, *argv):
+    """``rnnkit longrange`` arguments for a 2-step sweep of tiny models, written to ``out``."""
+    return ["longrange", *argv, "--steps", "2", *TINY_SIZES, "--out", str(out)]
 
 
 @pytest.mark.parametrize(
@@ -134,46 +139,13 @@ def test_gradflow_of_trained_models(capsys, trained):
 
 
 def test_longrange_trains_every_cell_at_every_length(capsys, tmp_path):
-    out = run_ok(
-        capsys,
-        "longrange",
-        "--task",
-        "adding",
-        "--cells",
-        "rnn,gru",
-        "--lengths",
-        "4,6",
-        "--steps",
-        "2",
-        "--set",
-        "train_size=64",
-        "--set",
-        "eval_size=16",
-        "--set",
-        "hidden_size=4",
-        "--out",
-        str(tmp_path),
-    )
+    argv = tiny_sweep(tmp_path, "--task", "adding", "--cells", "rnn,gru", "--lengths", "4,6")
+    out = run_ok(capsys, *argv)
     assert "| length | rnn" in out and "| 6 " in out and "chance" in out
     assert (tmp_path / "longrange.png").stat().st_size > 0
     assert (tmp_path / "gru-6" / "best").is_dir()
     assert "| 4 " in (tmp_path / "longrange.md").read_text()
-    again = run_fails(
-        capsys,
-        "longrange",
-        "--cells",
-        "rnn",
-        "--lengths",
-        "4",
-        "--steps",
-        "2",
-        "--set",
-        "train_size=64",
-        "--set",
-        "eval_size=16",
-        "--out",
-        str(tmp_path),
-    )
+    again = run_fails(capsys, *tiny_sweep(tmp_path, "--cells", "rnn", "--lengths", "4"))
     assert "already holds runs of a sweep: choose a new --out" in again
 
 

@@ -47,30 +47,12 @@ def decode_loop(
     return torch.stack(outputs, dim=1)
 
 
-def greedy_search(
-    step: StepFn,
-    state: DecoderState,
-    *,
-    batch_size: int,
-    bos_id: int,
-    eos_id: int,
-    pad_id: int,
-    max_len: int,
-    device: torch.device | None = None,
-) -> Tensor:
+def greedy_search(step: StepFn, state: DecoderState, **options) -> Tensor:
     r"""Greedy decoding: :math:`y_t = \arg\max_v \log p(v \mid y_{<t}, x)` at every step.
 
     ``step(tokens, state) -> (log_probs, state)`` is a decoder's incremental step (see
-    :mod:`rnnkit.decoding.state`). Returns ``(B, L)`` tokens as :func:`decode_loop` describes.
+    :mod:`rnnkit.decoding.state`); ``options`` are :func:`decode_loop`'s keyword arguments
+    (``batch_size``, ``bos_id``, ``eos_id``, ``pad_id``, ``max_len``, optional ``device``).
+    Returns ``(B, L)`` tokens as :func:`decode_loop` describes.
     """
-    return decode_loop(
-        step,
-        state,
-        lambda log_probs: log_probs.argmax(dim=-1),
-        batch_size=batch_size,
-        bos_id=bos_id,
-        eos_id=eos_id,
-        pad_id=pad_id,
-        max_len=max_len,
-        device=device,
-    )
+    return decode_loop(step, state, lambda log_probs: log_probs.argmax(dim=-1), **options)

@@ -47,20 +47,17 @@ def sample(
     step: StepFn,
     state: DecoderState,
     *,
-    batch_size: int,
-    bos_id: int,
-    eos_id: int,
-    pad_id: int,
-    max_len: int,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator | None = None,
-    device: torch.device | None = None,
+    **options,
 ) -> Tensor:
     """Draw each token from the (truncated, tempered) model distribution: ``y_t ~ p(. | y_<t, x)``.
 
-    Pass a seeded ``torch.Generator`` (on the decoder's device) for reproducible samples. Returns
+    ``options`` are :func:`~rnnkit.decoding.greedy.decode_loop`'s keyword arguments
+    (``batch_size``, ``bos_id``, ``eos_id``, ``pad_id``, ``max_len``, optional ``device``). Pass a
+    seeded ``torch.Generator`` (on the decoder's device) for reproducible samples. Returns
     ``(B, L)`` tokens with the same conventions as greedy decoding (EOS kept, then ``pad_id``).
     """
 
@@ -68,14 +65,4 @@ def sample(
         probs = truncate_logits(log_probs, temperature, top_k, top_p).softmax(dim=-1)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    return decode_loop(
-        step,
-        state,
-        choose,
-        batch_size=batch_size,
-        bos_id=bos_id,
-        eos_id=eos_id,
-        pad_id=pad_id,
-        max_len=max_len,
-        device=device,
-    )
+    return decode_loop(step, state, choose, **options)

@@ -18,13 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from ..base import TaskData
+from ..checks import check_positive
 from .common import (
+    GENERATED_COUNTS,
     CellKind,
     LastStepRegression,
     LongRangeTask,
     SequenceModel,
-    TensorPairs,
-    split_sizes,
+    generated_splits,
+    outputs_of_one,
 )
 
 CHANCE_MSE = 1.0 / 6.0  # Var(U1 + U2) = 2/12: the MSE of always predicting the mean, 1.0
@@ -71,11 +73,8 @@ class AddingConfig:
     data_seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("length", "hidden_size", "num_layers", "train_size", "eval_size"):
-            if getattr(self, name) < (2 if name == "length" else 1):
-                raise ValueError(
-                    f"{name} must be positive (length >= 2), got {getattr(self, name)}"
-                )
+        check_positive(self, "length", minimum=2)  # one marker in each half
+        check_positive(self, *GENERATED_COUNTS)
 
 
 class AddingTask(LongRangeTask):
@@ -88,20 +87,10 @@ class AddingTask(LongRangeTask):
         "full": {"length": 200, "hidden_size": 128, "train": {"max_steps": 10000}},
     }
     # lr 1e-2 with clipping: LSTM and GRU solve T=200 within 1000 steps (measured, see docs)
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 64,
-        "lr": 1e-2,
-        "clip_norm": 1.0,
-        "eval_every": 250,
-    }
-    length_key = "length"
+    train_defaults: ClassVar[dict[str, Any]] = {**LongRangeTask.train_defaults, "lr": 1e-2}
 
     def build_data(self, config: AddingConfig) -> TaskData:
-        generator = torch.Generator().manual_seed(config.data_seed)
-        splits = [
-            TensorPairs(*adding_problem(n, config.length, generator)) for n in split_sizes(config)
-        ]
-        return TaskData(*splits)
+        return generated_splits(config, lambda n, g: adding_problem(n, config.length, g))
 
     def build_model(self, config: AddingConfig, metadata) -> nn.Module:
         return SequenceModel(config.cell, 2, config.hidden_size, 1, config.num_layers)
@@ -121,9 +110,7 @@ class AddingTask(LongRangeTask):
         results = []
         for line in inputs:
             x, target = parse_marked(line)
-            with torch.no_grad():
-                device = next(model.parameters()).device
-                predicted = model(x.unsqueeze(0).to(device))[0, -1, 0].item()
+            predicted = outputs_of_one(model, x)[-1, 0].item()
             results.append(f"predicted {predicted:.4f}  true {target:.4f}  ({line.strip()})")
         return results
 

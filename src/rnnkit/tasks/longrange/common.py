@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from ... import Recurrent
 from ...train import unwrap
-from ..base import Task
+from ..base import Task, TaskData
 
 CellKind = Literal["rnn", "lstm", "gru", "leaky"]
 EVAL_CHUNK = 512  # examples per forward pass in evaluation
@@ -45,9 +45,19 @@ class TensorPairs(Sequence):
             yield self.x[start : start + size], self.y[start : start + size]
 
 
-def split_sizes(config) -> tuple[int, int, int]:
-    """The train/dev/test sizes of a generated task (fields ``train_size``, ``eval_size``)."""
-    return config.train_size, config.eval_size, config.eval_size
+# The config fields of a generated task (adding, copy) that count something: each must be >= 1.
+GENERATED_COUNTS = ("hidden_size", "num_layers", "train_size", "eval_size")
+
+
+def generated_splits(
+    config, generate: Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+) -> TaskData:
+    """The splits of a generated task: ``generate(n, generator) -> (x, y)`` called for
+    ``config.train_size`` examples, then ``config.eval_size`` for each of dev and test, all from
+    one generator seeded with ``config.data_seed`` (the same config always gives the same data)."""
+    generator = torch.Generator().manual_seed(config.data_seed)
+    sizes = config.train_size, config.eval_size, config.eval_size
+    return TaskData(*(TensorPairs(*generate(n, generator)) for n in sizes))
 
 
 class SequenceModel(nn.Module):
@@ -81,6 +91,13 @@ class LongRangeTask(Task):
     """
 
     length_key: str = "length"
+    # The Trainer settings copy and digits train with; adding overrides the learning rate.
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "batch_size": 64,
+        "lr": 3e-3,
+        "clip_norm": 1.0,
+        "eval_every": 250,
+    }
 
     def solved(self, metrics: dict[str, float]) -> bool:
         """Whether ``metrics`` (from ``objective.evaluate``) show the task learned."""
@@ -156,6 +173,14 @@ class WindowClassification:
 def classification_chance(num_classes: int) -> dict[str, float]:
     """Accuracy and cross-entropy of a model that predicts the uniform distribution."""
     return {"accuracy": 1.0 / num_classes, "loss": math.log(num_classes)}
+
+
+def outputs_of_one(model: nn.Module, x: Tensor) -> Tensor:
+    """The model's outputs ``(T, O)`` for one input sequence ``x`` (T, I), without gradients:
+    what ``predict`` reads its answer from."""
+    with torch.no_grad():
+        (x,) = _to_model_device(model, x)
+        return model(x.unsqueeze(0))[0]
 
 
 def _to_model_device(model: nn.Module, *tensors: Tensor) -> list[Tensor]:

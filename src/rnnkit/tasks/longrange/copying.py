@@ -20,14 +20,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..base import TaskData
+from ..checks import check_positive
 from .common import (
+    GENERATED_COUNTS,
     CellKind,
     LongRangeTask,
     SequenceModel,
-    TensorPairs,
     WindowClassification,
     classification_chance,
-    split_sizes,
+    generated_splits,
+    outputs_of_one,
 )
 
 SOLVED_ACCURACY = 0.9
@@ -84,16 +86,7 @@ class CopyConfig:
     def __post_init__(self) -> None:
         if not 2 <= self.alphabet <= len(string.ascii_lowercase):
             raise ValueError(f"alphabet must be in [2, 26], got {self.alphabet}")
-        for name in (
-            "delay",
-            "num_symbols",
-            "hidden_size",
-            "num_layers",
-            "train_size",
-            "eval_size",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_positive(self, "delay", "num_symbols", *GENERATED_COUNTS)
 
 
 class CopyTask(LongRangeTask):
@@ -110,22 +103,10 @@ class CopyTask(LongRangeTask):
             "train": {"max_steps": 20000},
         },
     }
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 64,
-        "lr": 3e-3,
-        "clip_norm": 1.0,
-        "eval_every": 250,
-    }
     length_key = "delay"
 
     def build_data(self, config: CopyConfig) -> TaskData:
-        generator = torch.Generator().manual_seed(config.data_seed)
-        return TaskData(
-            *(
-                TensorPairs(*copy_task(n, *self._shape(config), generator))
-                for n in split_sizes(config)
-            )
-        )
+        return generated_splits(config, lambda n, g: copy_task(n, *self._shape(config), g))
 
     def build_model(self, config: CopyConfig, metadata) -> nn.Module:
         return SequenceModel(
@@ -145,7 +126,6 @@ class CopyTask(LongRangeTask):
         """Each input: ``num_symbols`` letters from the alphabet (e.g. ``abcah``); prints what the
         model recalls after the configured delay."""
         letters = string.ascii_lowercase[: config.alphabet]
-        objective = self.objective(config, metadata)
         results = []
         for line in inputs:
             word = line.strip().lower()
@@ -156,9 +136,7 @@ class CopyTask(LongRangeTask):
                 )
             symbols = torch.tensor([[letters.index(ch) for ch in word]])
             x = encode_copy(symbols, config.delay, config.alphabet)
-            with torch.no_grad():
-                device = next(model.parameters()).device
-                recalled = objective.logits(model, x.to(device)).argmax(-1)[0]
+            recalled = outputs_of_one(model, x[0])[-config.num_symbols :].argmax(-1)
             answer = "".join(letters[i] for i in recalled.tolist())
             mark = "ok" if answer == word else "wrong"
             results.append(f"{word} -> {answer}  ({mark}, after {config.delay} steps)")

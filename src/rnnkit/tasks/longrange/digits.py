@@ -26,6 +26,7 @@ from .common import (
     TensorPairs,
     WindowClassification,
     classification_chance,
+    outputs_of_one,
 )
 
 PIXELS = 64
@@ -92,13 +93,6 @@ class DigitsTask(LongRangeTask):
         "small": {"train": {"max_steps": 1500}},
         "full": {"length": 64, "hidden_size": 128, "train": {"max_steps": 10000}},
     }
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 64,
-        "lr": 3e-3,
-        "clip_norm": 1.0,
-        "eval_every": 250,
-    }
-    length_key = "length"
 
     def build_data(self, config: DigitsConfig) -> TaskData:
         images, labels = load_digits_tensors()
@@ -135,9 +129,7 @@ class DigitsTask(LongRangeTask):
         results = []
         for line in inputs:
             image, label = _parse_image(line, test, config)
-            with torch.no_grad():
-                device = next(model.parameters()).device
-                logits = model(image.unsqueeze(0).to(device))[0, -1]
+            logits = outputs_of_one(model, image)[-1]
             probability, digit = torch.softmax(logits, -1).max(-1)
             truth = "" if label is None else f"  true {label}"
             results.append(f"predicted {digit.item()} (p={probability.item():.2f}){truth}")

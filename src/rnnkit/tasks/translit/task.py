@@ -17,6 +17,7 @@ from torch import nn
 from ... import Seq2Seq
 from ...data import Vocab
 from ..base import Task, TaskData
+from ..checks import check_positive
 from .data import (
     build_vocabularies,
     evenly_spaced,
@@ -66,16 +67,9 @@ class TranslitConfig:
     data_seed: int = 0
 
     def __post_init__(self) -> None:
-        positive = ("embed_dim", "hidden_size", "num_layers", "beam_size", "max_len", "test_words")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dev_eval_words", "train_words"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or none, got {value}")
-        if self.dev_words < 1:
-            raise ValueError(f"dev_words must be >= 1, got {self.dev_words}")
+        sizes = ("embed_dim", "hidden_size", "num_layers", "beam_size", "max_len")
+        check_positive(self, *sizes, "test_words", "dev_words")
+        check_positive(self, "dev_eval_words", "train_words", optional=True)
         for name in ("dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
