@@ -50,7 +50,7 @@ class Kernel:
     @staticmethod
     def project(cell: RecurrentCell, x: Tensor) -> Tensor:
         """``W_ih x + b_ih + b_hh`` for a time-major ``x`` (T, B, I): one GEMM for all steps."""
-        if type(cell).project_input is RecurrentCell.project_input:  # the plain W_ih x + b_ih
+        if type(cell).project_input is RecurrentCell.project_input:  # plain W_ih x + b_ih
             bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
             return linear(x, cell.weight_ih, bias)
         xp = cell.project_input(x)  # e.g. layer norm: autograd differentiates whatever it does

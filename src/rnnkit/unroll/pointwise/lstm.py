@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .base import Kernel, tanh_, tanh_into
-from .matmul import MatMul, stacked_matmul
+from .matmul import MatMul, linear, stacked_matmul
 
 _layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
@@ -39,6 +39,13 @@ class LSTMKernel(Kernel):
     def config(cell) -> tuple:
         eps = (cell.norm_recurrent.eps, cell.norm_cell.eps) if cell.layer_norm else (0.0, 0.0)
         return (cell.layer_norm, cell.peephole, *eps)
+
+    @staticmethod
+    def project(cell, x: Tensor) -> Tensor:
+        if cell.layer_norm:  # LN(W_ih x) + b_ih + b_hh: autograd differentiates the input side
+            return Kernel.project(cell, x)
+        bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+        return linear(x, cell.weight_ih, bias)  # the plain W_ih x + b_ih + b_hh, one GEMM
 
     @staticmethod
     def weights(cell) -> list[Tensor]:
