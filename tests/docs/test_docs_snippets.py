@@ -1,4 +1,5 @@
-"""Every ```python block of every page under docs/ runs, so the documentation cannot rot.
+"""Every ```python block of every page under docs/ (and of the README) runs, so the
+documentation cannot rot.
 
 A page's blocks run in order in one namespace (a later block may use an earlier one's names), in
 a fresh temporary working directory, with matplotlib's Agg backend and a fixed torch seed.
@@ -19,7 +20,9 @@ from pathlib import Path
 import pytest
 import torch
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 CORE_PAGES = [
     "index.md",
     "cells.md",
@@ -59,11 +62,16 @@ def page_params() -> list:
     return [
         pytest.param(
             page,
-            id=page.relative_to(DOCS).as_posix(),
+            id=page_name(page),
             marks=[pytest.mark.slow] if SLOW_MARK in page.read_text(encoding="utf-8") else [],
         )
-        for page in pages()
+        for page in [*pages(), README]
     ]
+
+
+def page_name(page: Path) -> str:
+    """``docs/``-relative for guide pages, ``README.md`` for the README."""
+    return page.relative_to(DOCS if page.is_relative_to(DOCS) else ROOT).as_posix()
 
 
 @pytest.mark.parametrize("page", page_params())
@@ -77,13 +85,13 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     threads = torch.get_num_threads()
     torch.manual_seed(0)
-    namespace = {"__name__": f"docs_{page.stem}"}
+    namespace = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     try:
         for line, code, runs in python_blocks(page.read_text(encoding="utf-8")):
             if not runs:
                 continue
             # The file name in a traceback points at the page and the block's first line.
-            where = f"docs/{page.relative_to(DOCS).as_posix()}, block at line {line}"
+            where = f"{page.relative_to(ROOT).as_posix()}, block at line {line}"
             compiled = compile(code, where, "exec")
             exec(compiled, namespace)
     finally:

@@ -48,8 +48,9 @@ def attention_plot(task, trained, words, path: Path) -> Path:
     letters, phonemes = objective.letters, objective.phonemes
     src, lengths = pad_batch([letters.encode(list(w)) for w in words], letters.pad_id)
     tokens, weights = trained.model.generate(
-        src, lengths, max_len=objective.max_len, beam_size=1, return_attention=True
-    )
+        src, lengths, max_len=objective.max_len, beam_size=objective.beam_size,
+        return_attention=True,
+    )  # fmt: skip
     panels = []
     for row, word in enumerate(words):
         output = phonemes.decode(tokens[row])
