@@ -214,8 +214,22 @@ def test_resuming_with_a_changed_learning_rate_warns(tmp_path, caplog):
     assert "changed config ['lr']: not bit-exact" in caplog.text
 
 
+def test_a_run_writes_tensorboard_event_files(tmp_path):
+    """tensorboard is a dependency: a real run leaves event files that hold its scalars."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = TrainConfig(max_steps=4, batch_size=4, eval_every=2, **{**QUIET, "log_every": 2})
+    Trainer(
+        MLP(), Regression(), regression_data(16), config, tmp_path, dev_set=regression_data(4)
+    ).fit()
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [2, 4]
+    assert [e.step for e in events.Scalars("dev/mse")] == [2, 4]
+
+
 def test_tensorboard_gets_the_same_scalars_when_installed(tmp_path, monkeypatch):
-    """tensorboard is optional; a stand-in SummaryWriter shows what would be written."""
+    """A stand-in SummaryWriter shows exactly what is written, and that the writer is closed."""
     import sys
     import types
 

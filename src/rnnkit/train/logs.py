@@ -1,8 +1,8 @@
-"""Run logs on rank 0: `train.csv`, `dev.csv` and, if installed, TensorBoard event files.
+"""Run logs on rank 0: `train.csv`, `dev.csv` and TensorBoard event files.
 
-CSV is the record of truth (plots are drawn from it); TensorBoard is optional and skipped
-silently when the `tensorboard` package is missing. On resume, rows written after the
-checkpoint by the interrupted run are dropped so each step appears once.
+CSV is the record of truth (plots are drawn from it). `tensorboard` is a dependency of rnnkit;
+where it has been removed from an environment, the event files are skipped silently. On resume,
+rows written after the checkpoint by the interrupted run are dropped so each step appears once.
 """
 
 from __future__ import annotations
