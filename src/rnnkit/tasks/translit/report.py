@@ -10,26 +10,27 @@ from ...data import pad_batch
 from ...diagnostics.attention import plot_attention
 from ...metrics import format_g2p_scores, g2p_scores
 from .data import Entry
+from .objective import TranslitObjective
 
 # Words to show that the dictionary does not have (checked at run time), and a few it has.
 INVENTED = ("rnnkit", "pytorch", "blorptastic", "zoomability", "snarfle", "kwispy")
 ATTENTION_WORDS = ("phoneme", "knight", "rnnkit", "thoroughly", "xylophone", "cough")
 
 
-def test_scores(task, trained, test: list[Entry]) -> dict:
-    """WER and PER of the trained model on the test words (beam search as configured)."""
-    objective = task.objective(trained.config, trained.metadata)
-    predictions = objective.transliterate(trained.model, [e.word for e in test])
+def test_scores(objective: TranslitObjective, model, test: list[Entry]) -> dict:
+    """WER and PER of ``model`` on the test words (beam search as configured)."""
+    predictions = objective.transliterate(model, [e.word for e in test])
     return g2p_scores(predictions, [e.pronunciations for e in test])
 
 
-def example_table(task, trained, test: list[Entry], known: set[str], count: int = 8) -> list[str]:
+def example_table(
+    objective: TranslitObjective, model, test: list[Entry], known: set[str], count: int = 8
+) -> list[str]:
     """Test words (never seen in training) beside their dictionary pronunciations, then words
     the dictionary does not have at all."""
-    objective = task.objective(trained.config, trained.metadata)
     shown = [test[i * len(test) // count] for i in range(count)]
     invented = [w for w in INVENTED if w not in known]
-    said = objective.transliterate(trained.model, [e.word for e in shown] + invented)
+    said = objective.transliterate(model, [e.word for e in shown] + invented)
     lines = [f"{'word':<16} {'model says':<28} {'dictionary':<28}"]
     for entry, phonemes in zip(shown, said, strict=False):
         right = tuple(phonemes) in entry.pronunciations
@@ -42,12 +43,11 @@ def example_table(task, trained, test: list[Entry], known: set[str], count: int 
 
 
 @torch.no_grad()
-def attention_plot(task, trained, words, path: Path) -> Path:
+def attention_plot(objective: TranslitObjective, model, words, path: Path) -> Path:
     """Heatmaps of the decoder's attention over the letters of ``words``."""
-    objective = task.objective(trained.config, trained.metadata)
     letters, phonemes = objective.letters, objective.phonemes
     src, lengths = pad_batch([letters.encode(list(w)) for w in words], letters.pad_id)
-    tokens, weights = trained.model.generate(
+    tokens, weights = model.generate(
         src, lengths, max_len=objective.max_len, beam_size=objective.beam_size,
         return_attention=True,
     )  # fmt: skip
@@ -58,19 +58,20 @@ def attention_plot(task, trained, words, path: Path) -> Path:
     return plot_attention(panels, path)
 
 
-def report(task, trained, data, known_words: set[str], out_dir: Path) -> list[str]:
+def report(
+    objective: TranslitObjective, model, test: list[Entry], known_words: set[str], out_dir: Path
+) -> list[str]:
     """The lines printed after training: test scores, examples, the attention plot, next steps."""
-    scores = test_scores(task, trained, data.test)
-    letters = task.objective(trained.config, trained.metadata).letters
+    scores = test_scores(objective, model, test)
     # Words spelled with the model's letters only (a user's lexicon may have another alphabet).
-    words = [w for w in ATTENTION_WORDS if all(ch in letters for ch in w)]
-    words = words or [entry.word for entry in data.test[:3]]
-    figure = attention_plot(task, trained, words, out_dir / "attention.png")
+    words = [w for w in ATTENTION_WORDS if all(ch in objective.letters for ch in w)]
+    words = words or [entry.word for entry in test[:3]]
+    figure = attention_plot(objective, model, words, out_dir / "attention.png")
     return [
-        f"test ({len(data.test)} words never seen in training, beam {trained.config.beam_size}): "
+        f"test ({len(test)} words never seen in training, beam {objective.beam_size}): "
         + format_g2p_scores(scores),
         "",
-        *example_table(task, trained, data.test, known_words),
+        *example_table(objective, model, test, known_words),
         "",
         f"attention of the decoder over the letters: {figure}",
         "next: transliterate your own words with",

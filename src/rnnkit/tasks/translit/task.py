@@ -162,13 +162,15 @@ class TranslitTask(Task):
     def report(self, trained, out_dir) -> list[str]:
         """Test WER/PER, example words (unseen and invented), an attention plot, next steps."""
         config = trained.config
-        data = self.build_data(config)
+        # Only the test words and the set of known words are needed: no training pairs to encode.
         splits = load_splits(
             config.lexicon, config.lexicon_format, config.test_words, config.dev_words,
             config.data_seed,
         )  # fmt: skip
         known = {word for part in splits.values() for word in part}
-        return report(self, trained, data, known, Path(out_dir))
+        objective = self.objective(config, trained.metadata)
+        test = scoring_entries(splits["test"])
+        return report(objective, trained.model, test, known, Path(out_dir))
 
     # -- prediction -------------------------------------------------------------------------------
     def predict(
