@@ -67,7 +67,60 @@ def test_teacher_forcing_equals_stepping_the_decoder(attention):
         )
         for t in range(6):
             log_probs, state = model.decoder.step(tgt_in[:, t], state)
-            assert torch.equal(log_probs, F.log_softmax(logits[:, t], -1))
+            expected = F.log_softmax(logits[:, t], -1)
+            if model.decoder.all_steps_at_once:  # a different order of floating-point sums
+                torch.testing.assert_close(log_probs, expected, rtol=0, atol=1e-6)
+            else:  # literally the same step
+                assert torch.equal(log_probs, expected)
+
+
+def step_loop_logits(decoder, tgt_in, state):
+    """The definition of teacher forcing: the decoder's own step, position by position."""
+    logits = []
+    for t in range(tgt_in.shape[1]):
+        step_logits, _, state = decoder.step_logits(tgt_in[:, t], state)
+        logits.append(step_logits)
+    return torch.stack(logits, dim=1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "attention, options",
+    [
+        (None, {}),
+        (None, {"feed_context": True}),
+        ("luong", {"input_feeding": False}),
+        ("luong_dot", {"input_feeding": False, "feed_context": True}),
+    ],
+)
+def test_all_steps_at_once_equals_the_step_loop_in_values_and_gradients(cell, attention, options):
+    model = make_model(attention, cell, **options).double()
+    assert model.decoder.all_steps_at_once
+    src, lengths = batch()
+    tgt_in = torch.randint(3, 11, (5, 6))
+    tgt_in[:, 0] = BOS
+
+    def run(forward):
+        model.zero_grad()
+        encoding = model.encode(src, lengths)
+        state = model.decoder.init_state(
+            context=encoding.context, memory=encoding.memory, memory_mask=encoding.mask
+        )
+        logits = forward(tgt_in, state)
+        (logits * torch.linspace(-1, 1, logits.numel()).view_as(logits).double()).sum().backward()
+        return logits.detach(), [p.grad.clone() for p in model.parameters()]
+
+    fast, fast_grads = run(model.decoder)
+    loop, loop_grads = run(lambda tokens, state: step_loop_logits(model.decoder, tokens, state))
+    torch.testing.assert_close(fast, loop, rtol=0, atol=1e-12)
+    for got, expected in zip(fast_grads, loop_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)
+
+
+def test_input_feeding_and_bahdanau_keep_the_step_loop():
+    assert not make_model("luong").decoder.all_steps_at_once
+    assert not make_model("bahdanau", input_feeding=False).decoder.all_steps_at_once
+    assert make_model("luong", input_feeding=False).decoder.all_steps_at_once
 
 
 @pytest.mark.parametrize("attention", ATTENTIONS)

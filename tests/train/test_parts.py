@@ -36,16 +36,19 @@ def test_each_epoch_is_a_fresh_permutation_cut_into_full_batches():
     world=st.sampled_from([1, 2, 3, 4]),
     seed=st.integers(0, 2**40),
     step=st.integers(0, 100),
+    bucket=st.booleans(),
+    pool=st.integers(1, 4),
 )
 def test_batches_are_disjoint_within_an_epoch_and_shares_partition_them(
-    n, batch, world, seed, step
+    n, batch, world, seed, step, bucket, pool
 ):
     batch *= world  # the Trainer requires batch_size % world_size == 0
+    lengths = [(i * 7919) % 13 for i in range(n)] if bucket else None
     if n < batch:
         with pytest.raises(ValueError, match=f"fewer than batch_size={batch}"):
-            BatchOrder(n, batch, seed)
+            BatchOrder(n, batch, seed, lengths, pool)
         return
-    order = BatchOrder(n, batch, seed)
+    order = BatchOrder(n, batch, seed, lengths, pool)
     epoch, _ = order.epoch_and_position(step)
     first = epoch * order.batches_per_epoch
     seen = [i for s in range(first, first + order.batches_per_epoch) for i in order.global_batch(s)]
@@ -53,6 +56,26 @@ def test_batches_are_disjoint_within_an_epoch_and_shares_partition_them(
     assert all(0 <= i < n for i in seen)
     shares = [order.local_batch(step, rank, world) for rank in range(world)]
     assert [i for share in shares for i in share] == order.global_batch(step)
+
+
+def test_bucketed_batches_hold_similar_lengths_in_a_random_order():
+    lengths = [(i * 7919) % 20 + 1 for i in range(1000)]
+    plain = BatchOrder(1000, 10, seed=3)
+    bucketed = BatchOrder(1000, 10, seed=3, lengths=lengths, pool=10)
+
+    def padding(order, step):  # padded positions of the batch: what bucketing saves
+        sizes = [lengths[i] for i in order.global_batch(step)]
+        return len(sizes) * max(sizes) - sum(sizes)
+
+    steps = range(bucketed.batches_per_epoch)
+    assert sum(padding(bucketed, s) for s in steps) < 0.2 * sum(padding(plain, s) for s in steps)
+    firsts = [bucketed.global_batch(s)[0] for s in steps]
+    assert firsts != sorted(firsts, key=lengths.__getitem__)  # batches are not in length order
+    assert bucketed.global_batch(0) != bucketed.global_batch(bucketed.batches_per_epoch)
+    again = BatchOrder(1000, 10, seed=3, lengths=lengths, pool=10)
+    assert again.global_batch(57) == bucketed.global_batch(57)  # resumable: a function of step
+    with pytest.raises(ValueError, match="3 lengths for 1000 examples"):
+        BatchOrder(1000, 10, seed=3, lengths=[1, 2, 3])
 
 
 def test_to_device_and_detach_walk_nested_batches():

@@ -138,6 +138,7 @@ def test_refuses_to_overwrite_a_run(tmp_path):
         ({"config": {"max_steps": 3}}, TypeError, "TrainConfig"),
         ({"train_set": regression_data(3)}, ValueError, "fewer than batch_size=4"),
         ({"config": TrainConfig(batch_size=4, schedule="plateau")}, ValueError, "dev_set"),
+        ({"config": TrainConfig(batch_size=4, bucket=True)}, TypeError, "lacks length"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, kwargs, error, match):

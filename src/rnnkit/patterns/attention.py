@@ -88,9 +88,18 @@ class LuongAttention(nn.Module):
         self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """Same shapes as :meth:`BahdanauAttention.forward`."""
-        scores = torch.bmm(keys, query.unsqueeze(2)).squeeze(2)
-        weights = masked_softmax(scores, mask)
-        return torch.bmm(weights.unsqueeze(1), memory).squeeze(1), weights
+        context, weights = self.attend_all(query.unsqueeze(1), keys, memory, mask)
+        return context.squeeze(1), weights.squeeze(1)
+
+    def attend_all(
+        self, queries: Tensor, keys: Tensor, memory: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Every query of a sequence at once: ``queries (B, T, Q)`` -> ``(context (B, T, M),
+        weights (B, T, S))``. The score needs no earlier context, so a decoder without input
+        feeding attends for all its target steps in two batched products."""
+        scores = torch.bmm(queries, keys.transpose(1, 2))
+        weights = masked_softmax(scores, None if mask is None else mask.unsqueeze(1))
+        return torch.bmm(weights, memory), weights
 
 
 def make_attention(kind: str, query_size: int, memory_size: int) -> nn.Module:

@@ -3,7 +3,9 @@
 It implements the incremental protocol of :mod:`rnnkit.decoding`: ``init_state(...)`` once per
 source, then ``step(tokens, state) -> (log_probs, state)``. Teacher forcing (:meth:`forward`)
 calls the very same step for every position, so the step-by-step decode and the teacher-forced
-forward give identical results.
+forward give identical results; a decoder whose steps depend on earlier steps only through its
+cells' states (no input feeding, no Bahdanau attention) instead runs each layer over the whole
+target at once, and is tested equal to that step loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch.nn import functional as F
 from ..cells import make_cell, resolve_cell_class
 from ..cells.base import RecurrentCell
 from ..cells.lstm import LSTMCell
+from ..unroll.engine import fast_unroll
 from .attention import ATTENTION_KINDS, make_attention
 from .bridge import Bridge
 
@@ -31,6 +34,8 @@ class RecurrentDecoder(nn.Module):
       h_{t-1})`, :math:`o_t = \tanh(W_c [a_t; h_t])`;
     * "luong" / "luong_dot" (with input feeding): :math:`h_t = \mathrm{RNN}([e_t; o_{t-1}],
       h_{t-1})`, :math:`a_t = \mathrm{attn}(h_t, M)`, :math:`o_t = \tanh(W_c [a_t; h_t])`;
+      without input feeding :math:`h_t = \mathrm{RNN}(e_t, h_{t-1})`, and teacher forcing runs
+      all steps at once;
 
     then :math:`p(y_t \mid \cdot) = \mathrm{softmax}(W_o o_t + b_o)`. :math:`h` is the top layer's
     state of ``num_layers`` stacked cells; :math:`M` is the memory (encoder outputs, image regions)
@@ -187,7 +192,7 @@ class RecurrentDecoder(nn.Module):
         if self.attention_kind is not None:
             if self.attention_kind != "bahdanau":  # Luong: attend with the new state
                 attended, weights = self._attend(h, state)
-            h = torch.tanh(self.combine(torch.cat([attended, h], dim=-1)))
+            h = self._attentional(attended, h)
         state = {**state, "cells": tuple(new_cells)}
         if self.input_feeding:
             state["feed"] = h
@@ -217,6 +222,11 @@ class RecurrentDecoder(nn.Module):
         if not 0.0 <= sampling_prob <= 1.0:
             raise ValueError(f"sampling_prob must be in [0, 1], got {sampling_prob!r}")
         scheduled = sampling_prob > 0 and self.training
+        if return_attention and self.attention_kind is None:
+            raise ValueError("return_attention=True needs a decoder with attention")
+        if not scheduled and self.all_steps_at_once:
+            logits, weights = self._forward_all_steps(tgt_in, state)
+            return (logits, weights) if return_attention else logits
         logits, weights = [], []
         for t in range(tgt_in.shape[1]):
             tokens = tgt_in[:, t]
@@ -229,13 +239,43 @@ class RecurrentDecoder(nn.Module):
             logits.append(step_logits)
             weights.append(step_weights)
         logits = torch.stack(logits, dim=1)
-        if not return_attention:
-            return logits
-        if self.attention_kind is None:
-            raise ValueError("return_attention=True needs a decoder with attention")
-        return logits, torch.stack(weights, dim=1)
+        return (logits, torch.stack(weights, dim=1)) if return_attention else logits
+
+    @property
+    def all_steps_at_once(self) -> bool:
+        """Whether teacher forcing can run each layer over the whole target in one call.
+
+        With gold inputs, a step needs nothing computed at earlier steps except the cells' own
+        states, unless Bahdanau attention (its query is the previous state) or input feeding
+        (the previous attentional output) enters the cell's input.
+        """
+        return not self.input_feeding and self.attention_kind != "bahdanau"
+
+    def _forward_all_steps(self, tgt_in: Tensor, state: dict) -> tuple[Tensor, Tensor | None]:
+        """Teacher forcing with each layer unrolled on the fastest path (fused kernel or engine)
+        and attention for all steps in two batched products: the same function as the step
+        loop (tested), several times faster to train."""
+        steps = tgt_in.shape[1]
+        parts = [self._drop(self.embedding(tgt_in))]
+        if self.feed_context:
+            parts.append(state["context"].unsqueeze(1).expand(-1, steps, -1))
+        x = torch.cat(parts, dim=-1)
+        for layer, (cell, cell_state) in enumerate(zip(self.cells, state["cells"], strict=True)):
+            y, _ = fast_unroll(cell, x, None, cell_state)
+            x = self._drop(y) if layer < self.num_layers - 1 else y
+        h, weights = x, None
+        if self.attention_kind is not None:
+            attended, weights = self.attention.attend_all(
+                h, state["keys"], state["memory"], state.get("mask")
+            )
+            h = self._attentional(attended, h)
+        return self.out(self._drop(h)), weights
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _attentional(self, attended: Tensor, h: Tensor) -> Tensor:
+        """The attentional hidden state ``tanh(W_c [a; h])``, for one step or for all."""
+        return torch.tanh(self.combine(torch.cat([attended, h], dim=-1)))
+
     def _attend(self, query: Tensor, state: dict) -> tuple[Tensor, Tensor]:
         return self.attention(query, state["keys"], state["memory"], state.get("mask"))
 

@@ -78,7 +78,9 @@ class Seq2Seq(EncoderDecoder):
         cell: "lstm" or "gru" (both sides). num_layers: both sides.
         bidirectional: the encoder's. attention: None, "bahdanau", "luong", "luong_dot".
         pad_id, bos_id, eos_id: special target ids (``pad_id`` also pads the source).
-        feed_context: feed ``c`` to every decoder step. dropout: between layers and on embeddings.
+        feed_context: feed ``c`` to every decoder step. input_feeding: Luong's input feeding
+            (Luong attention only); without it teacher forcing runs all target steps at once,
+            several times faster to train. dropout: between layers and on embeddings.
         tie_embeddings: share the target embedding with the output layer (``embed_dim ==
         hidden_size``).
     """
@@ -97,6 +99,7 @@ class Seq2Seq(EncoderDecoder):
         bos_id: int = 1,
         eos_id: int = 2,
         feed_context: bool = False,
+        input_feeding: bool = True,
         dropout: float = 0.0,
         tie_embeddings: bool = False,
     ) -> None:
@@ -117,7 +120,8 @@ class Seq2Seq(EncoderDecoder):
         decoder = RecurrentDecoder(
             tgt_vocab, embed_dim, hidden_size, cell=cell, num_layers=num_layers,
             attention=attention, memory_size=encoder.output_size,
-            context_size=encoder.output_size, feed_context=feed_context, dropout=dropout,
+            context_size=encoder.output_size, feed_context=feed_context,
+            input_feeding=input_feeding, dropout=dropout,
             tie_embeddings=tie_embeddings, pad_id=pad_id,
         )  # fmt: skip
         super().__init__(encoder, decoder, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)

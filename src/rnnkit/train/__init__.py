@@ -21,13 +21,14 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import launch, unwrap
-from rnnkit.train.objective import Objective, TBPTTObjective
+from rnnkit.train.objective import Objective, SizedObjective, TBPTTObjective
 from rnnkit.train.trainer import NonFiniteLossError, Trainer, TrainSummary
 
 __all__ = [
     "CheckpointError",
     "NonFiniteLossError",
     "Objective",
+    "SizedObjective",
     "TBPTTObjective",
     "TrainConfig",
     "TrainSummary",

@@ -52,6 +52,9 @@ class TrainConfig:
         checkpoint_every: checkpoint every this many steps (None: only at the end).
         keep_checkpoints: how many periodic checkpoints to keep (the best one is kept apart).
         patience: stop after this many evaluations without improvement (None: never).
+        bucket: batch examples of similar length (the objective's `length`): each epoch's
+            shuffled order is cut into pools of 50 batches, each pool sorted by length, and the
+            batches shuffled. Little padding, so much less compute for recurrent models.
         seed: seeds data order, dropout and every other random draw of the run.
         max_nonfinite: stop with an error after this many consecutive non-finite steps.
         log_every: write a CSV row every this many steps.
@@ -80,6 +83,7 @@ class TrainConfig:
     checkpoint_every: int | None = None
     keep_checkpoints: int = 3
     patience: int | None = None
+    bucket: bool = False
     seed: int = 0
     max_nonfinite: int = 5
     log_every: int = 10

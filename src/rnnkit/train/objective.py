@@ -67,16 +67,29 @@ class TBPTTObjective(Objective, Protocol):
         ...
 
 
-def check_objective(objective: Any, *, tbptt: bool, needs_metric: bool) -> None:
+@runtime_checkable
+class SizedObjective(Objective, Protocol):
+    """An objective whose examples have a length, for `TrainConfig.bucket` (batches of
+    examples of similar length, so little padding)."""
+
+    def length(self, example: Any) -> int:
+        """The length that padding follows (e.g. the source sequence's)."""
+        ...
+
+
+def check_objective(objective: Any, *, tbptt: bool, needs_metric: bool, bucket: bool = False):
     """Raise TypeError naming the missing members if `objective` cannot serve this run."""
     required = ["collate", "loss"]
     if tbptt:
         required += ["split_time", "loss_with_state"]
     if needs_metric:
         required += ["evaluate", "metric", "higher_is_better"]
+    if bucket:
+        required += ["length"]
     missing = [name for name in required if not hasattr(objective, name)]
     if missing:
         why = " (split_time and loss_with_state: for tbptt)" if tbptt else ""
+        why += " (length: for bucket)" if bucket else ""
         raise TypeError(
             f"objective {type(objective).__name__} lacks {', '.join(missing)}{why}; "
             "see rnnkit.train.Objective / TBPTTObjective"

@@ -153,7 +153,12 @@ class Trainer:
             raise TypeError(f"Trainer: config must be a TrainConfig, got {type(config).__name__}")
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"Trainer: model must be a torch.nn.Module, got {type(model)}")
-        check_objective(objective, tbptt=config.tbptt is not None, needs_metric=dev_set is not None)
+        check_objective(
+            objective,
+            tbptt=config.tbptt is not None,
+            needs_metric=dev_set is not None,
+            bucket=config.bucket,
+        )
         if config.schedule == "plateau" and dev_set is None:
             raise ValueError("TrainConfig.schedule='plateau' follows the dev metric: pass dev_set")
         if model_config is not None:
@@ -178,7 +183,8 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.params, config)
         self.schedule = LRSchedule(config)
-        self.order = BatchOrder(len(train_set), config.batch_size, config.seed)
+        lengths = [objective.length(example) for example in train_set] if config.bucket else None
+        self.order = BatchOrder(len(train_set), config.batch_size, config.seed, lengths)
         self.state = _RunState()
         self._checkpointed_step: int | None = None
         # What the objective's loss sees: the DDP wrapper, so backward averages gradients.

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ..cells.base import RecurrentCell, State
+from .fused import can_fuse, fused_layer
 from .pointwise import Kernel, kernel_for
 from .probes import current_observer
 from .reference import unroll
@@ -39,13 +40,32 @@ def has_engine(cell: RecurrentCell) -> bool:
 
 
 def fast_unroll(cell: RecurrentCell, x: Tensor, lengths=None, state=None, **options):
-    """``unroll`` on the engine where it can run the cell, else on the reference loop.
+    """``unroll`` on the fastest path that computes it: PyTorch's fused kernel for a standard
+    cell without options where that wins, else the engine where it can run the cell, else the
+    reference loop.
 
     The reference loop also runs while a state observer is active: only it exposes each step.
     """
-    if has_engine(cell) and current_observer() is None:
+    if current_observer() is not None:
+        return unroll(cell, x, lengths, state, **options)
+    if _plain(options) and can_fuse([cell]) and not engine_beats_fused([cell], x, lengths):
+        if state is None:
+            state = cell.initial_state(x.shape[0], x.device, x.dtype)
+        out, (final,) = fused_layer([cell], x, lengths, [state])
+        return out, final
+    if has_engine(cell):
         return engine_unroll(cell, x, lengths, state, **options)
     return unroll(cell, x, lengths, state, **options)
+
+
+def _plain(options: dict) -> bool:
+    """No option that only the engine and the reference loop implement."""
+    return (
+        not options.get("reverse")
+        and not options.get("zoneout")
+        and options.get("dilation", 1) == 1
+        and options.get("recurrent_mask") is None
+    )
 
 
 def engine_unroll(

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..cells.base import RecurrentCell, State
+from .pointwise import kernel_for
 
 _KERNELS = {
     "LSTM": torch._VF.lstm,
@@ -25,7 +26,10 @@ def can_fuse(cells: list[RecurrentCell]) -> bool:
     """Whether these cells (the directions of one layer) can share one fused kernel call."""
     modes = {cell.fused_mode for cell in cells}
     biases = {cell.bias for cell in cells}
-    return len(modes) == 1 and None not in modes and len(biases) == 1
+    # A user's subclass that changes the maths inherits fused_mode but is not what the kernel
+    # computes; the engine's check for unmodified cells says which ones still are.
+    unmodified = all(kernel_for(cell) is not None for cell in cells)
+    return len(modes) == 1 and None not in modes and len(biases) == 1 and unmodified
 
 
 def fused_layer(

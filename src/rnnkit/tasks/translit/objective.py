@@ -48,6 +48,10 @@ class TranslitObjective:
         )
         return src, src_lengths, tgt_in, tgt_out
 
+    def length(self, pair: Pair) -> int:
+        """What padding follows, for batches of similar length (``bucket = true``)."""
+        return len(pair.letters)
+
     def loss(self, model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
         src, src_lengths, tgt_in, tgt_out = batch
         logits = model(src, src_lengths, tgt_in)
