@@ -153,7 +153,7 @@ def targets(by_shape: dict[Shape, ShapeResults]) -> list[Target]:
 
 
 # -- the document ---------------------------------------------------------------------------------
-def environment(command: str, gemm_peak: float) -> str:
+def environment(command: str, gemm_peak: float | None = None) -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -162,16 +162,16 @@ def environment(command: str, gemm_peak: float) -> str:
     except OSError:
         pass
     load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
-    return "\n".join(
-        [
-            f"- command: `{command}`",
-            f"- torch {torch.__version__}, Python {platform.python_version()}, {platform.system()} "
-            f"{platform.machine()}, {cpu}, {os.cpu_count()} cores",
-            f"- torch threads: {torch.get_num_threads()}; oneDNN: "
-            f"{torch.backends.mkldnn.is_available()}; load average at start: {load}",
-            f"- measured GEMM peak (2048^3 float32 matmul): {gemm_peak:.1f} GFLOP/s",
-        ]
-    )
+    lines = [
+        f"- command: `{command}`",
+        f"- torch {torch.__version__}, Python {platform.python_version()}, {platform.system()} "
+        f"{platform.machine()}, {cpu}, {os.cpu_count()} cores",
+        f"- torch threads: {torch.get_num_threads()}; oneDNN: "
+        f"{torch.backends.mkldnn.is_available()}; load average at start: {load}",
+    ]
+    if gemm_peak is not None:
+        lines.append(f"- measured GEMM peak (2048^3 float32 matmul): {gemm_peak:.1f} GFLOP/s")
+    return "\n".join(lines)
 
 
 def document(
@@ -200,13 +200,14 @@ def document(
     return "\n".join(parts)
 
 
-def write_results(path: Path, body: str) -> None:
+def write_results(path: Path, body: str, markers: tuple[str, str] = (START, END)) -> None:
     """Replace the generated part of ``path`` (between the markers), keeping the notes around it."""
+    start, end = markers
     old = path.read_text() if path.exists() else ""
-    generated = f"{START}\n{body}\n{END}"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + generated + rest.split(END, 1)[1]
+    generated = f"{start}\n{body}\n{end}"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + generated + rest.split(end, 1)[1]
     else:
         new = (old or "# Benchmarks\n\n") + "\n" + generated + "\n"
     tmp = path.with_suffix(path.suffix + ".tmp")

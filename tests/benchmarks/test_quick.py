@@ -35,3 +35,12 @@ def test_options_are_checked():
         parse(["--repeats", "0"])
     args = parse(["--quick"])
     assert args.out is None and args.repeats == 1
+
+
+def test_seq2seq_quick_run_times_every_variant():
+    from benchmarks import seq2seq
+
+    body = seq2seq.main(["--quick", "--threads", "1"])
+    for variant in seq2seq.VARIANTS:
+        assert f"| {variant.name} |" in body
+    assert "'hidden_size': 8" in body and "python -m benchmarks.seq2seq --quick" in body

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from .base import Kernel, tanh_, tanh_into
 from .matmul import MatMul, linear, stacked_matmul
@@ -42,10 +43,14 @@ class LSTMKernel(Kernel):
 
     @staticmethod
     def project(cell, x: Tensor) -> Tensor:
-        if cell.layer_norm:  # LN(W_ih x) + b_ih + b_hh: autograd differentiates the input side
-            return Kernel.project(cell, x)
         bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-        return linear(x, cell.weight_ih, bias)  # the plain W_ih x + b_ih + b_hh, one GEMM
+        if not cell.layer_norm:
+            return linear(x, cell.weight_ih, bias)  # the plain W_ih x + b_ih + b_hh, one GEMM
+        # LN_i(W_ih x) + b_ih + b_hh: the cell's project_input plus the recurrent bias, as one
+        # GEMM on oneDNN and one layer norm whose shift is both biases (LN_i has none of its own)
+        norm = cell.norm_input
+        return F.layer_norm(linear(x, cell.weight_ih), norm.normalized_shape, norm.weight, bias,
+                            norm.eps)  # fmt: skip
 
     @staticmethod
     def weights(cell) -> list[Tensor]:
@@ -67,10 +72,12 @@ class LSTMKernel(Kernel):
             self.peep_if = torch.stack(rest[:2])  # (2, H): i and f both look at c_prev
             self.peep_o = rest[2]
             rest = rest[3:]
+        rows = steps if saving else 1  # inference reuses one row
         if self.layer_norm:
             self.gain_r, self.gain_c, self.bias_c = rest
-            self.raw, self.stats_r, self.stats_c = [], [], []
-        rows = steps if saving else 1  # inference reuses one row
+            # W_hh h_in before LN_r, for LN_r's derivative (inference keeps nothing)
+            self.raw = self.w_hh.new_empty(steps, batch, 4 * hidden) if saving else None
+            self.stats_r, self.stats_c = [], []  # each step's (mean, rstd) of LN_r and LN_c
         self.gates = self.w_hh.new_empty(rows, batch, 4 * hidden)  # activated i, f, g, o
         self.tanh_c = self.w_hh.new_empty(rows, batch, hidden)
 
@@ -87,7 +94,7 @@ class LSTMKernel(Kernel):
             )
             torch.add(xp_t, s_hat, out=a)
             if self.saving:
-                self.raw.append(s)
+                self.raw[t].copy_(s)
                 self.stats_r.append((mean, rstd))
         else:
             self.forward_product.into(a, h_in, xp_t)
@@ -128,7 +135,9 @@ class LSTMKernel(Kernel):
         d_o.mul_(tc)
         self.d_gates = d
         self.d_tanh = o * (1 - tc * tc)
-        self.d_raw, self.d_norm_c = [], []  # filled by step_backward, from t = T-1 down
+        if self.layer_norm:  # filled by step_backward, from t = T-1 down
+            self.d_raw = torch.empty_like(gates)  # d(W_hh h_in), through LN_r
+            self.d_norm_c = torch.empty_like(tc)  # d LN_c(c)
 
     def step_backward(self, t, d_new, prev, new, d_prev):
         dh, dc = d_new
@@ -139,7 +148,7 @@ class LSTMKernel(Kernel):
         da_o.mul_(dh)
         d_m = dh * self.d_tanh[t]
         if self.layer_norm:
-            self.d_norm_c.append(d_m)
+            self.d_norm_c[t] = d_m
             mean, rstd = self.stats_c[t]
             d_m = _layer_norm_backward(
                 d_m, new[1], (hidden,), mean, rstd, self.gain_c, self.bias_c, (True, False, False)
@@ -154,32 +163,38 @@ class LSTMKernel(Kernel):
         if not self.layer_norm:
             return None, da, self.backward_product
         mean, rstd = self.stats_r[t]
-        d_s = _layer_norm_backward(
+        d_s = self.d_raw[t]
+        d_s[:] = _layer_norm_backward(
             da, self.raw[t], (4 * hidden,), mean, rstd, self.gain_r, None, (True, False, False)
         )[0]
-        self.d_raw.append(d_s)
         return None, d_s, self.backward_product
 
     def grads(self, h_in_all, prev_all, new_all, d_new_all):
         hidden = self.hidden
         da = self.d_gates
         del self.d_tanh, self.d_gates  # da goes on as the input's gradient; the rest is not needed
-        d_s = torch.stack(self.d_raw[::-1]) if self.layer_norm else da
+        d_s = self.d_raw if self.layer_norm else da
         grads = [stacked_matmul(d_s, h_in_all)]
         if self.peephole:
             steps, batch = da.shape[:2]
             da_if = da[..., : 2 * hidden].reshape(steps, batch, 2, hidden)
             g_if = (da_if * prev_all[1].unsqueeze(2)).sum((0, 1))
             grads += [g_if[0], g_if[1], (da[..., 3 * hidden :] * new_all[1]).sum((0, 1))]
-        if self.layer_norm:
-            grads.append((da * _normalised(torch.stack(self.raw), self.stats_r)).sum((0, 1)))
-            d_m = torch.stack(self.d_norm_c[::-1])
-            grads.append((d_m * _normalised(new_all[1], self.stats_c)).sum((0, 1)))
-            grads.append(d_m.sum((0, 1)))
+        if self.layer_norm:  # the norms' gains and bias: each one call over all steps and rows
+            grads.append(
+                _layer_norm_backward(
+                    da, self.raw, (4 * hidden,), *_stacked(self.stats_r), self.gain_r, None,
+                    (False, True, False),
+                )[1]
+            )  # fmt: skip
+            grads += _layer_norm_backward(
+                self.d_norm_c, new_all[1], (hidden,), *_stacked(self.stats_c), self.gain_c,
+                self.bias_c, (False, True, True),
+            )[1:]  # fmt: skip
         return da, grads
 
 
-def _normalised(x: Tensor, stats: list[tuple[Tensor, Tensor]]) -> Tensor:
-    """``(x - mean) * rstd`` for all steps, from the statistics the forward kept."""
+def _stacked(stats: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    """Each step's ``(mean, rstd)`` as two ``(T, B, 1)`` tensors."""
     mean, rstd = (torch.stack(s) for s in zip(*stats, strict=True))
-    return (x - mean) * rstd
+    return mean, rstd
