@@ -5,10 +5,10 @@ The order is a pure function of (seed, step): epoch e is a permutation drawn fro
 sampler state at all, only the step; and every rank computes the same global batch and takes
 its own contiguous slice of it.
 
-With lengths, batches hold examples of similar length (bucketing): the epoch's permutation is
-cut into pools of `pool` batches, each pool is sorted by length and cut into batches, and the
-batches are shuffled, all with the same generator. Padding, which a recurrent layer pays for
-at every step, nearly disappears, while batch contents and order stay random from epoch to epoch.
+With lengths, batches hold examples of similar length (bucketing, by
+`rnnkit.data.BucketBatchSampler`, whose order is likewise a function of (seed, epoch)). Padding,
+which a recurrent layer pays for at every step, nearly disappears, while batch contents and order
+stay random from epoch to epoch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+
+from rnnkit.data import BucketBatchSampler
 
 
 class BatchOrder:
@@ -45,8 +47,11 @@ class BatchOrder:
         self.num_examples = num_examples
         self.batches_per_epoch = num_examples // batch_size
         self.seed = seed
-        self.lengths = None if lengths is None else torch.as_tensor(lengths)
-        self.pool = pool
+        self.buckets = (
+            None
+            if lengths is None
+            else BucketBatchSampler(lengths, batch_size, drop_last=True, seed=seed, pool_size=pool)
+        )
         self._cached: tuple[int, torch.Tensor] | None = None
 
     def epoch_and_position(self, step: int) -> tuple[int, int]:
@@ -68,22 +73,13 @@ class BatchOrder:
         if self._cached is None or self._cached[0] != epoch:
             # A large odd multiplier keeps (seed, epoch) pairs from colliding in practice.
             generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
-            order = torch.randperm(self.num_examples, generator=generator)
-            if self.lengths is not None:
-                order = self._bucketed(order, generator)
+            if self.buckets is None:
+                order = torch.randperm(self.num_examples, generator=generator)
+            else:  # its full batches, one after the other
+                self.buckets.set_epoch(epoch)
+                order = torch.tensor([i for batch in self.buckets for i in batch])
             self._cached = (epoch, order)
         return self._cached[1]
-
-    def _bucketed(self, order: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """`order` regrouped into full batches of similar length, the batches shuffled."""
-        size = self.batch_size
-        batches = []
-        for pool in order.split(self.pool * size):
-            # A stable sort keeps equal lengths in their random order.
-            by_length = pool[torch.sort(self.lengths[pool], stable=True).indices]
-            batches += [b for b in by_length.split(size) if len(b) == size]
-        shuffled = torch.randperm(len(batches), generator=generator)
-        return torch.cat([batches[i] for i in shuffled.tolist()])
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
