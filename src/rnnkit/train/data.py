@@ -71,10 +71,12 @@ class BatchOrder:
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         if self._cached is None or self._cached[0] != epoch:
-            # A large odd multiplier keeps (seed, epoch) pairs from colliding in practice.
-            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
             if self.buckets is None:
-                order = torch.randperm(self.num_examples, generator=generator)
+                # A large odd multiplier keeps (seed, epoch) pairs from colliding in practice.
+                seed = (self.seed * 1_000_003 + epoch) % 2**63
+                order = torch.randperm(
+                    self.num_examples, generator=torch.Generator().manual_seed(seed)
+                )
             else:  # its full batches, one after the other
                 self.buckets.set_epoch(epoch)
                 order = torch.tensor([i for batch in self.buckets for i in batch])

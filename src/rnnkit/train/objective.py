@@ -92,5 +92,5 @@ def check_objective(objective: Any, *, tbptt: bool, needs_metric: bool, bucket: 
         why += " (length: for bucket)" if bucket else ""
         raise TypeError(
             f"objective {type(objective).__name__} lacks {', '.join(missing)}{why}; "
-            "see rnnkit.train.Objective / TBPTTObjective"
+            "see rnnkit.train.Objective / TBPTTObjective / SizedObjective"
         )
