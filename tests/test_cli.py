@@ -192,6 +192,9 @@ def test_bad_predict_input_and_wrong_task(capsys, trained):
     assert "holds a model of task 'adding', not 'copy'" in run_fails(
         capsys, "eval", "copy", "--model", str(trained)
     )
+    assert "cannot be decoded as an ensemble" in run_fails(
+        capsys, "eval", "adding", "--model", str(trained), "--model", str(trained)
+    )
 
 
 def test_python_dash_m_and_entry_point():

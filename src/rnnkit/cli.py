@@ -3,6 +3,7 @@
     rnnkit tasks
     rnnkit train adding --set length=200 --max-steps 2000 --out runs/adding
     rnnkit eval adding --model runs/adding
+    rnnkit eval translit --model runs/translit-a --model runs/translit-b   # an ensemble
     rnnkit predict adding --model runs/adding "0.3 0.9* 0.1 0.5*"
     rnnkit gradflow --cells rnn,lstm,gru --length 100 --out gradflow.png
     rnnkit longrange --task adding --cells rnn,lstm,gru --lengths 50,100,200
@@ -80,12 +81,15 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .tasks import get_task
-    from .tasks.run import evaluate_trained, load_trained
+    from .tasks.run import evaluate_trained, load_ensemble
 
     task = get_task(args.task)
-    trained = load_trained(task, args.model, device=args.device)
+    trained = load_ensemble(task, args.model, device=args.device)
     metrics = evaluate_trained(trained, args.split)
-    print(f"{task.name}: {trained.checkpoint}")
+    if trained.members:
+        print(f"{task.name}: ensemble of {' + '.join(str(p) for p in trained.members)}")
+    else:
+        print(f"{task.name}: {trained.checkpoint}")
     _print_metrics(metrics, task.chance(trained.config), args.split)
     if args.report:
         Path(args.report).mkdir(parents=True, exist_ok=True)
@@ -95,10 +99,10 @@ def cmd_eval(args) -> None:
 
 def cmd_predict(args) -> None:
     from .tasks import get_task
-    from .tasks.run import load_trained
+    from .tasks.run import load_ensemble
 
     task = get_task(args.task)
-    trained = load_trained(task, args.model, device=args.device)
+    trained = load_ensemble(task, args.model, device=args.device)
     inputs = args.inputs or [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not inputs:
         raise UserError("no input: give inputs as arguments or on stdin")
@@ -272,7 +276,12 @@ def build_parser() -> Parser:
         sub = command(name, handler, help)
         sub.add_argument("task", help="task name or alias")
         sub.add_argument(
-            "--model", required=True, metavar="DIR", help="run directory or checkpoint directory"
+            "--model",
+            action="append",
+            required=True,
+            metavar="DIR",
+            help="run directory or checkpoint directory; repeat it to decode several runs of "
+            "a sequence task as one ensemble",
         )
         sub.add_argument("--device", default="cpu", help="device to run on (default cpu)")
         if name == "eval":

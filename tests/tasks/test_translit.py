@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnnkit.cli import main
 from rnnkit.tasks import get_task
 from rnnkit.tasks.config import resolve_run_config
-from rnnkit.tasks.run import evaluate_trained, load_trained, train_task
+from rnnkit.tasks.run import evaluate_trained, load_ensemble, load_trained, train_task
 from rnnkit.tasks.translit.words import normalise_word, outside_alphabet, word_parts
 
 # A small hand-made lexicon in the TSV format: regular spellings a tiny model can learn.
@@ -26,9 +27,10 @@ def lexicon_file(tmp_path_factory):
     return path
 
 
-def tiny_run(lexicon_file, **train):
+def tiny_run(lexicon_file, data_seed=0, **train):
     task = get_task("g2p")
     settings = {
+        "data_seed": data_seed,
         "lexicon": str(lexicon_file),
         "lexicon_format": "tsv",
         "test_words": 2,
@@ -102,6 +104,31 @@ def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_pat
     assert lines[2] == f"cat-bat  {cat} {bat}"
     assert lines[3].startswith("tïp  cannot transliterate: 'ï' not in")
     assert "nothing to transliterate" in lines[4]
+
+
+def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
+    settings = {"max_steps": 60, "batch_size": 8, "lr": 0.01, "eval_every": 60, "progress": False}
+    task, first = tiny_run(lexicon_file, seed=0, **settings)
+    _, second = tiny_run(lexicon_file, seed=1, **settings)
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_task(first, a)
+    train_task(second, b)
+    # A run decoded together with itself says exactly what it says alone.
+    alone = evaluate_trained(load_trained(task, a), "test")
+    assert evaluate_trained(load_ensemble(task, [a, a]), "test") == alone
+
+    assert main(["eval", "translit", "--model", str(a), "--model", str(b)]) == 0
+    out = capsys.readouterr().out
+    assert f"ensemble of {a / 'best'} + {b / 'best'}" in out and "wer" in out
+    assert main(["predict", "translit", "--model", str(a), "--model", str(b), "Cat", "tïp"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Cat  ") and len(lines[0].split()) > 1
+    assert lines[1].startswith("tïp  cannot transliterate")
+
+    _, other_split = tiny_run(lexicon_file, data_seed=1, max_steps=1, batch_size=4, progress=False)
+    train_task(other_split, tmp_path / "c")
+    with pytest.raises(ValueError, match=r"trained on other data .*data_seed=1 \(first: 0\)"):
+        load_ensemble(task, [a, tmp_path / "c"])
 
 
 def test_word_normalisation():

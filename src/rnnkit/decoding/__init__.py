@@ -5,6 +5,7 @@ dimension 0 of every tensor in ``state`` (see :mod:`rnnkit.decoding.state`).
 """
 
 from .beam import beam_search, gnmt_length_penalty
+from .ensemble import ensemble_step
 from .greedy import decode_loop, greedy_search
 from .sampling import sample, truncate_logits
 from .state import IncrementalDecoder, map_state, reorder_state, repeat_state
@@ -13,6 +14,7 @@ __all__ = [
     "IncrementalDecoder",
     "beam_search",
     "decode_loop",
+    "ensemble_step",
     "gnmt_length_penalty",
     "greedy_search",
     "map_state",

@@ -2,7 +2,8 @@
 
 Acceptor (sequence -> label), SequenceEncoder (sequence -> vector), Transducer (sequence ->
 aligned outputs, optional CRF), Seq2Seq / EncoderDecoder (sequence -> sequence, context vector or
-attention), ConditionedGenerator (any context -> sequence) and Recursive (trees).
+attention), ConditionedGenerator (any context -> sequence), Ensemble (generators decoded together)
+and Recursive (trees).
 """
 
 from .attention import BahdanauAttention, LuongAttention, make_attention, masked_softmax
@@ -11,6 +12,7 @@ from .conditioned import ConditionedGenerator
 from .crf import LinearChainCRF
 from .decoder import RecurrentDecoder
 from .encoder import Acceptor, SequenceEncoder
+from .ensemble import Ensemble
 from .generation import Encoding
 from .pooling import POOLINGS, Pooling
 from .reader import SequenceReader
@@ -29,6 +31,7 @@ __all__ = [
     "ConditionedGenerator",
     "EncoderDecoder",
     "Encoding",
+    "Ensemble",
     "LinearChainCRF",
     "LuongAttention",
     "NaryTreeLSTMCell",

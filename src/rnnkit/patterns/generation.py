@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..decoding import beam_search, greedy_search, sample
-from ..decoding.state import check_special_ids
+from ..decoding.state import DecoderState, StepFn, check_special_ids
 
 
 class Encoding(NamedTuple):
@@ -35,64 +35,48 @@ class GeneratorModel(nn.Module):
         self.decoder = decoder
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
 
-    def _initial_state(self, encoding: Encoding) -> dict:
+    def initial_state(self, encoding: Encoding) -> dict:
+        """The decoder's state before its first step, given what the encoder produced."""
         return self.decoder.init_state(
             context=encoding.context, memory=encoding.memory, memory_mask=encoding.mask
         )
 
     def _teacher_forced(self, encoding: Encoding, tgt_in: Tensor, **options):
         self._check_targets(tgt_in, encoding)
-        return self.decoder(tgt_in, self._initial_state(encoding), **options)
+        return self.decoder(tgt_in, self.initial_state(encoding), **options)
 
     def _generate(
-        self,
-        encoding: Encoding,
-        max_len: int = 50,
-        beam_size: int = 1,
-        length_penalty: float = 0.0,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-        return_attention: bool = False,
+        self, encoding: Encoding, max_len: int = 50, return_attention: bool = False, **options
     ):
-        reference = encoding.context if encoding.context is not None else encoding.memory
-        ids = {"bos_id": self.bos_id, "eos_id": self.eos_id, "pad_id": self.pad_id}
-        common = {"batch_size": reference.shape[0], "max_len": max_len, "device": reference.device}
-        state = self._initial_state(encoding)
-        step = self.decoder.step
-        if do_sample:
-            if beam_size != 1:
-                raise ValueError("do_sample=True draws one sequence per row; use beam_size=1")
-            tokens = sample(
-                step, state, **ids, **common, temperature=temperature, top_k=top_k,
-                top_p=top_p, generator=generator,
-            )  # fmt: skip
-        elif beam_size == 1 and length_penalty == 0.0:
-            tokens = greedy_search(step, state, **ids, **common)
-        else:
-            tokens = beam_search(
-                step, state, **ids, **common, beam_size=beam_size, length_penalty=length_penalty
-            )
+        """Tokens after BOS for ``encoding`` (see :func:`search` for the options)."""
+        state = self.initial_state(encoding)
+        tokens = search(
+            self.decoder.step, state, rows_of(encoding), **self.special_ids, max_len=max_len,
+            **options,
+        )  # fmt: skip
         if not return_attention:
             return tokens
-        return tokens, self._attention_of(encoding, tokens)
+        return tokens, self.attention_of(encoding, tokens)
 
-    def _attention_of(self, encoding: Encoding, tokens: Tensor) -> Tensor:
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """``bos_id``, ``eos_id`` and ``pad_id``, as the searches take them."""
+        return {"bos_id": self.bos_id, "eos_id": self.eos_id, "pad_id": self.pad_id}
+
+    def attention_of(self, encoding: Encoding, tokens: Tensor) -> Tensor:
         """The attention weights ``(B, L, S)`` behind generated ``tokens``, recomputed by one
         teacher-forced pass over them (the same numbers as during decoding, since both run the
         same step); zero after each row's EOS."""
         bos = torch.full_like(tokens[:, :1], self.bos_id)
         tgt_in = torch.cat([bos, tokens[:, :-1]], dim=1)
-        _, weights = self.decoder(tgt_in, self._initial_state(encoding), return_attention=True)
+        _, weights = self.decoder(tgt_in, self.initial_state(encoding), return_attention=True)
         ended = (tokens == self.eos_id).long().cumsum(dim=1)
         after_eos = (ended - (tokens == self.eos_id).long()) > 0
         return weights.masked_fill(after_eos.unsqueeze(2), 0.0)
 
     def _check_targets(self, tgt_in: Tensor, encoding: Encoding) -> None:
         owner = type(self).__name__
-        reference = encoding.context if encoding.context is not None else encoding.memory
+        reference = rows_of(encoding)
         if not isinstance(tgt_in, Tensor) or tgt_in.dtype.is_floating_point or tgt_in.dim() != 2:
             raise ValueError(
                 f"{owner}: tgt_in must be integer token ids of shape (B, T_tgt), got "
@@ -111,3 +95,43 @@ class GeneratorModel(nn.Module):
             )
         if tgt_in.shape[1] and bool((tgt_in[:, 0] != self.bos_id).any()):
             raise ValueError(f"{owner}: every row of tgt_in must start with bos_id={self.bos_id}")
+
+
+def rows_of(encoding: Encoding) -> Tensor:
+    """A tensor of the encoding with one row per example (its batch size and device)."""
+    return encoding.context if encoding.context is not None else encoding.memory
+
+
+def search(
+    step: StepFn,
+    state: DecoderState,
+    rows: Tensor,
+    *,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int,
+    max_len: int = 50,
+    beam_size: int = 1,
+    length_penalty: float = 0.0,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Tokens ``(B, L)`` from ``step`` by the search the options ask for: sampling, greedy
+    (``beam_size = 1``, no length penalty) or beam search. ``rows`` gives batch size and device."""
+    ids = {"bos_id": bos_id, "eos_id": eos_id, "pad_id": pad_id}
+    common = {"batch_size": rows.shape[0], "max_len": max_len, "device": rows.device}
+    if do_sample:
+        if beam_size != 1:
+            raise ValueError("do_sample=True draws one sequence per row; use beam_size=1")
+        return sample(
+            step, state, **ids, **common, temperature=temperature, top_k=top_k, top_p=top_p,
+            generator=generator,
+        )  # fmt: skip
+    if beam_size == 1 and length_penalty == 0.0:
+        return greedy_search(step, state, **ids, **common)
+    return beam_search(
+        step, state, **ids, **common, beam_size=beam_size, length_penalty=length_penalty
+    )

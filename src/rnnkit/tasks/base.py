@@ -65,6 +65,9 @@ class Task(ABC):
     Config: ClassVar[type]
     configs: ClassVar[dict[str, dict[str, Any]]] = {"small": {}}
     train_defaults: ClassVar[dict[str, Any]] = {}
+    # The config fields that decide the data (split, vocabularies): runs decoded together as an
+    # ensemble must agree on them. None: on every field.
+    data_fields: ClassVar[tuple[str, ...] | None] = None
 
     @property
     def default_preset(self) -> str:

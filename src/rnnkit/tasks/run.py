@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..patterns import Ensemble
 from ..train import (
     Trainer,
     TrainSummary,
@@ -80,6 +82,7 @@ class Trained:
     metadata: dict[str, Any]
     model: nn.Module
     checkpoint: Path
+    members: tuple[Path, ...] = ()  # an ensemble's checkpoints (``checkpoint`` is the first)
 
 
 def find_checkpoint(model_dir: str | os.PathLike) -> Path:
@@ -110,6 +113,44 @@ def load_trained(task: Task, model_dir: str | os.PathLike, device: str = "cpu") 
     load_checkpoint(path, model, device=device)
     model.to(device).eval()
     return Trained(task, config, metadata, model, path)
+
+
+def load_ensemble(
+    task: Task, model_dirs: Sequence[str | os.PathLike], device: str = "cpu"
+) -> Trained:
+    """The models of several runs of ``task`` decoded as one :class:`~rnnkit.patterns.Ensemble`
+    (one run: that run's model). The runs must share their data (the task's ``data_fields`` and
+    vocabularies) and may differ in anything else; the first run's config sets the decoding
+    (beam width, maximum length)."""
+    runs = [load_trained(task, model_dir, device) for model_dir in model_dirs]
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    fields = task.data_fields or [f.name for f in dataclasses.fields(first.config)]
+    for run in runs[1:]:
+        differ = [f for f in fields if getattr(run.config, f) != getattr(first.config, f)]
+        if differ:
+            shown = ", ".join(
+                f"{f}={getattr(run.config, f)!r} (first: {getattr(first.config, f)!r})"
+                for f in differ
+            )
+            raise ValueError(
+                f"{run.checkpoint} was trained on other data than {first.checkpoint}: {shown}"
+            )
+        if run.metadata != first.metadata:
+            raise ValueError(
+                f"{run.checkpoint} has other vocabularies than {first.checkpoint}: an ensemble's "
+                "members must read and write the same tokens"
+            )
+    try:
+        model = Ensemble([run.model for run in runs])
+    except TypeError:
+        raise ValueError(
+            f"task {task.name}: its models do not generate sequences, so they cannot be decoded "
+            "as an ensemble"
+        ) from None
+    checkpoints = tuple(run.checkpoint for run in runs)
+    return Trained(task, first.config, first.metadata, model, first.checkpoint, checkpoints)
 
 
 def evaluate_trained(trained: Trained, split: str = "test") -> dict[str, float]:

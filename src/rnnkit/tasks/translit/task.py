@@ -118,6 +118,10 @@ class TranslitTask(Task):
             },
         },
     }
+    data_fields = (
+        "test_words", "dev_words", "dev_eval_words", "train_words", "lexicon", "lexicon_format",
+        "data_seed",
+    )  # fmt: skip
     train_defaults: ClassVar[dict[str, Any]] = {
         "batch_size": 64,
         "lr": 3e-3,
