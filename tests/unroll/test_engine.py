@@ -132,14 +132,45 @@ def test_inference_equals_training_forward(name):
     )
 
 
-def test_backward_can_run_twice():
+@pytest.mark.parametrize("zoneout", [0.0, 0.3])
+def test_backward_can_run_twice(zoneout):
     """``retain_graph=True``: the backward rebuilds every derived buffer, so it may run again."""
     cell = make_cell("lstm-both")
     x = torch.randn(B, T, I, dtype=f64, requires_grad=True)
-    out, _ = engine_unroll(cell, x, LENGTHS)
+    out, _ = engine_unroll(cell, x, LENGTHS, zoneout=zoneout, training=True)
     first = torch.autograd.grad(out.sum(), x, retain_graph=True)[0]
     second = torch.autograd.grad(out.sum(), x)[0]
     torch.testing.assert_close(first, second)
+
+
+def _engine_node(out: torch.Tensor):
+    """The engine's node in the autograd graph behind ``out``."""
+    pending = [out.grad_fn]
+    while pending:
+        node = pending.pop()
+        if node is not None and type(node).__name__ == "_EngineFunctionBackward":
+            return node
+        pending += [] if node is None else [n for n, _ in node.next_functions]
+    raise AssertionError("no engine node in the graph")
+
+
+@pytest.mark.parametrize("zoneout", [0.0, 0.3])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_the_backward_leaves_no_workspace_behind(name, zoneout):
+    """Autograd frees the saved workspaces once the engine's backward has run, and the kernel,
+    which lives as long as the graph, holds none: the backward of whatever lies below (the input
+    projection, lower layers) runs without them."""
+    cell = make_cell(name)
+    x = torch.randn(B, T, I, dtype=f64, requires_grad=True)
+    out, _ = engine_unroll(cell, x, LENGTHS, zoneout=zoneout, training=True)
+    node = _engine_node(out)
+    out.sum().backward()
+    with pytest.raises(RuntimeError, match="freed"):
+        _ = node.saved_tensors
+    kernel = node.kernel
+    assert all(getattr(kernel, name) is None for name in kernel.saved)
+    per_step = [k for k, v in vars(kernel).items() if torch.is_tensor(v) and v.shape[:1] == (T,)]
+    assert per_step == []
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, f64])

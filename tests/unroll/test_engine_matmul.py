@@ -32,6 +32,7 @@ def test_matmul_forms_equal_torch(size):
 
 
 def test_stacked_matmul_is_a_sum_over_steps():
+    # 3,200 rows of a (1024 x 256) gradient: on oneDNN, four blocks of rows, the last one partial
     d, inputs = torch.randn(50, 64, 1024), torch.randn(50, 64, 256)
     want = sum(d[t].T @ inputs[t] for t in range(50))
     torch.testing.assert_close(stacked_matmul(d, inputs), want, rtol=1e-3, atol=1e-3)

@@ -244,9 +244,11 @@ class _EngineFunction(torch.autograd.Function):
     """Autograd's view of one engine call: inputs ``xp, *initial_states, *weights``; outputs
     the time-major output sequence and the final states.
 
-    The workspaces live on ``ctx`` (they are intermediates, not inputs or outputs) and are freed
-    with the graph; the backward recomputes every derived buffer, so it may run more than once
-    (``retain_graph=True``).
+    The workspaces the backward reads (the state slots, the kernel's ``saved`` buffers) go to
+    ``save_for_backward``: autograd frees them as soon as this backward has run, before the rest
+    of the graph's backward (the input projection's, the layers below), unless the graph is
+    retained. Everything the backward derives from them it rebuilds each time and drops at the
+    end, so it may run more than once (``retain_graph=True``).
     """
 
     @staticmethod
@@ -254,14 +256,29 @@ class _EngineFunction(torch.autograd.Function):
         n = run.kernel_class.num_states
         initial, weights = list(tensors[:n]), list(tensors[n:])
         slots, made, kernel = run.forward(xp, initial, weights, saving=True)
-        ctx.run, ctx.kernel, ctx.slots, ctx.made = run, kernel, slots, made
+        ctx.run, ctx.kernel, ctx.num_slots = run, kernel, len(slots)
+        # without zoneout the states as made are views of the slots: rebuilt, not saved
+        ctx.made_is_slots = run.zone is None
+        kept = [] if ctx.made_is_slots else made
+        ctx.save_for_backward(*slots, *kept, *kernel.take_saved())
         return tuple(run.outputs(slots))
 
     @staticmethod
     def backward(ctx, d_out, *d_finals):
-        d_xp, d_initial, d_weights = ctx.run.backward(
-            ctx.kernel, ctx.slots, ctx.made, d_out, d_finals
-        )
+        saved, kernel, d = list(ctx.saved_tensors), ctx.kernel, ctx.run.dilation
+        slots, saved = saved[: ctx.num_slots], saved[ctx.num_slots :]
+        if ctx.made_is_slots:
+            made = [slot[d:] for slot in slots]
+        else:
+            made, saved = saved[: ctx.num_slots], saved[ctx.num_slots :]
+        kernel.restore_saved(saved)
+        built_before = set(vars(kernel))
+        d_xp, d_initial, d_weights = ctx.run.backward(kernel, slots, made, d_out, d_finals)
+        # drop what this backward built and the saved buffers, so that the kernel (alive as long
+        # as the graph) holds no workspace once autograd has freed the saved ones
+        for name in set(vars(kernel)) - built_before:
+            delattr(kernel, name)
+        kernel.take_saved()
         return (None, d_xp, *d_initial, *d_weights)
 
 

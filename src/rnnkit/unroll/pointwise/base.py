@@ -37,6 +37,10 @@ class Kernel:
     """
 
     num_states = 1  # 1: the state is h; 2: (h, c)
+    # The attributes holding buffers that the forward fills and the backward reads. The engine
+    # hands them to autograd between the two (see ``take_saved``), so that they are freed as soon
+    # as the backward has run.
+    saved: tuple[str, ...] = ()
 
     @staticmethod
     def config(cell: RecurrentCell) -> tuple:
@@ -59,6 +63,18 @@ class Kernel:
     def __init__(self, config: tuple, weights: list[Tensor], steps: int, batch: int, saving: bool):
         self.config = config
         self.saving = saving  # training: keep what the backward needs; inference: keep nothing
+
+    def take_saved(self) -> list[Tensor | None]:
+        """The ``saved`` buffers, which the kernel stops holding."""
+        tensors = [getattr(self, name) for name in self.saved]
+        for name in self.saved:
+            setattr(self, name, None)
+        return tensors
+
+    def restore_saved(self, tensors: list[Tensor | None]) -> None:
+        """Hold the ``saved`` buffers again, for a backward."""
+        for name, tensor in zip(self.saved, tensors, strict=True):
+            setattr(self, name, tensor)
 
     def step(self, t: int, xp_t: Tensor, h_in: Tensor, prev: list[Tensor], out: list[Tensor]):
         """Step ``t``: from the projected input, the (masked) state entering the recurrent

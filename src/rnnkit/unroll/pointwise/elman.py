@@ -53,6 +53,8 @@ class ElmanKernel(Kernel):
 
 
 class LeakyKernel(Kernel):
+    saved = ("candidate",)
+
     @staticmethod
     def weights(cell) -> list[Tensor]:
         return [cell.weight_hh, cell.rate]  # the rate's sigmoid is left to autograd

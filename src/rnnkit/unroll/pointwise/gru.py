@@ -30,6 +30,8 @@ from .matmul import MatMul, linear, stacked_matmul
 
 
 class GRUKernel(Kernel):
+    saved = ("gates", "kept")
+
     @staticmethod
     def config(cell) -> tuple:
         return (cell.reset,)

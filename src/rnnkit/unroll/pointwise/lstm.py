@@ -35,6 +35,7 @@ _layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
 class LSTMKernel(Kernel):
     num_states = 2
+    saved = ("gates", "tanh_c", "raw")
 
     @staticmethod
     def config(cell) -> tuple:
@@ -73,6 +74,7 @@ class LSTMKernel(Kernel):
             self.peep_o = rest[2]
             rest = rest[3:]
         rows = steps if saving else 1  # inference reuses one row
+        self.raw = None
         if self.layer_norm:
             self.gain_r, self.gain_c, self.bias_c = rest
             # W_hh h_in before LN_r, for LN_r's derivative (inference keeps nothing)

@@ -59,16 +59,27 @@ class MatMul:
 # ms oneDNN+copies vs mm: 1024x256 from 6400 rows 32 vs 58, 768x256 17 vs 24; 512x128 from 6400
 # rows 10.4 vs 9.1, 256x64 from 3200 rows 1.8 vs 1.1).
 _ONEDNN_GRAD_FROM = 2**17
+# The transposed copies oneDNN needs are made a block of rows at a time, each block's copy of
+# ``d`` at most this many elements (4 MiB in float32): a whole (T * B, 4H) copy would be the
+# largest buffer of the backward, and blocks of >= 1024 rows still run at full GEMM speed.
+_TRANSPOSED_BLOCK = 2**20
 
 
 def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
-    """``sum_t d_t^T @ inputs_t`` as ONE GEMM over the stacked ``(T * B)`` rows (a weight grad)."""
+    """``sum_t d_t^T @ inputs_t`` as GEMMs over the stacked ``(T * B)`` rows (a weight grad):
+    one ``mm``, or on oneDNN one GEMM per block of rows."""
     d, inputs = d.reshape(-1, d.shape[-1]), inputs.reshape(-1, inputs.shape[-1])
     large = d.shape[1] * inputs.shape[1] >= _ONEDNN_GRAD_FROM
-    if large and _onednn_fits(d, inputs.shape[1]):
-        # oneDNN wants (out, k) x (n, k): both transposed, copied once (cheap next to the GEMM)
-        return _linear(d.T.contiguous(), inputs.T.contiguous(), None, "none", [], "")
-    return d.T @ inputs
+    if not (large and _onednn_fits(d, inputs.shape[1])):
+        return d.T @ inputs
+    # oneDNN wants (out, k) x (n, k): both operands transposed, copied block by block
+    block = max(1024, _TRANSPOSED_BLOCK // d.shape[1])
+    total = None
+    for start in range(0, d.shape[0], block):
+        rows = slice(start, start + block)
+        part = _linear(d[rows].T.contiguous(), inputs[rows].T.contiguous(), None, "none", [], "")
+        total = part if total is None else total.add_(part)
+    return total
 
 
 class _Linear(torch.autograd.Function):
