@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .measure import Case, gemm_peak_gflops, peak_memory_mb, time_cases
+from .measure import Case, gemm_peak_gflops, rss_peak_mb, tensor_peak_mb, time_cases
 from .report import ShapeResults, document, write_results
 from .variants import Shape, select
 
@@ -64,7 +64,8 @@ def run_shape(shape: Shape, only, repeats: int, memory: bool) -> ShapeResults:
     results = time_cases(cases, repeats)
     if memory:
         for case, result in zip(cases, results, strict=True):
-            result.peak_mb = peak_memory_mb(case)
+            result.tensor_mb = tensor_peak_mb(case)
+            result.rss_mb = rss_peak_mb(case)
     return ShapeResults(shape, {v.name: (v, r) for v, r in zip(variants, results, strict=True)})
 
 

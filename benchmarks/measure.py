@@ -25,7 +25,8 @@ from .variants import Shape, Variant
 class Result:
     train_s: float  # median seconds of one training step (forward + backward)
     infer_s: float  # median seconds of one inference forward
-    peak_mb: float | None  # peak resident memory of a training step above the start, MiB
+    tensor_mb: float | None = None  # most tensor memory alive during a training step, MiB
+    rss_mb: float | None = None  # peak resident memory of a training step above the start, MiB
 
 
 class Case:
@@ -77,9 +78,7 @@ def time_cases(cases: list[Case], repeats: int, min_sample_s: float = 0.05) -> l
             case, (n_train, n_infer) = cases[i], numbers[i]
             samples[i][0].append(_timed(case.train_step, n_train))
             samples[i][1].append(_timed(case.infer, n_infer))
-    return [
-        Result(statistics.median(train), statistics.median(infer), None) for train, infer in samples
-    ]
+    return [Result(statistics.median(train), statistics.median(infer)) for train, infer in samples]
 
 
 # -- memory ---------------------------------------------------------------------------------
@@ -94,7 +93,33 @@ def _status_mb(field: str) -> float:
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1)) / 1024
 
 
-def peak_memory_mb(case: Case) -> float | None:
+def tensor_peak_mb(case: Case) -> float | None:
+    """The most tensor memory alive at once during one training step, above what was alive
+    before it, in MiB: the CPU counterpart of ``torch.cuda.max_memory_allocated``.
+
+    PyTorch keeps no allocator statistics for CPU tensors, so this replays the profiler's
+    allocation and free events in time order. Unlike the resident-memory peak it counts what the
+    computation holds, exactly and repeatably: not the pages a buffer never touched, nor what
+    the C allocator keeps cached, nor other threads' arenas. None if the profiler cannot say.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    case.train_step()  # lazily created state (grads, caches) is not the step's peak
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            case.train_step()
+        events = prof.profiler.kineto_results.events()
+        changes = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    except (AttributeError, RuntimeError):
+        return None
+    alive = peak = 0
+    for _, nbytes in changes:
+        alive += nbytes
+        peak = max(peak, alive)
+    return peak / 2**20
+
+
+def rss_peak_mb(case: Case) -> float | None:
     """Peak resident memory of one training step above the resident memory before it, in MiB.
 
     CPU tensors have no allocator statistics, so this reads Linux's high-water mark (VmHWM) after
