@@ -117,9 +117,9 @@ def cmd_gradflow(args) -> None:
     if args.out:
         check_figure_path(args.out)
     if args.model:
-        from .tasks.run import load_any, trained_gradient_flow
+        from .tasks.run import load_any, run_directory, trained_gradient_flow
 
-        labels = [_run_label(path) for path in args.model]
+        labels = [run_directory(Path(path).resolve()).name for path in args.model]
         if len(set(labels)) < len(labels):  # e.g. runs/a/best and runs/a: show the paths
             labels = list(args.model)
         flows = {
@@ -139,12 +139,6 @@ def cmd_gradflow(args) -> None:
     print(flow_table(flows))
     if args.out:
         print(f"plot: {plot_gradient_flow(flows, args.out)}")
-
-
-def _run_label(path: str) -> str:
-    """A short label for a run directory: its name (the parent's for best/ or step-N/)."""
-    path = Path(path).resolve()
-    return path.parent.name if path.name == "best" or path.name.startswith("step-") else path.name
 
 
 def cmd_longrange(args) -> None:

@@ -86,6 +86,7 @@ def test_a_tiny_run_learns_its_words(lexicon_file, tmp_path):
     assert lines[0].startswith("test (2 words never seen in training, beam 2): WER ")
     assert (tmp_path / "run" / "attention.png").stat().st_size > 1000
     assert any("(not in the dictionary)" in line for line in lines)
+    assert f"predict translit --model {tmp_path / 'run'} hello" in lines[-1]
 
 
 def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_path):
@@ -120,6 +121,11 @@ def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
     assert main(["eval", "translit", "--model", str(a), "--model", str(b)]) == 0
     out = capsys.readouterr().out
     assert f"ensemble of {a / 'best'} + {b / 'best'}" in out and "wer" in out
+    assert main(["eval", "translit", "--model", str(a), "--model", str(b / "best"),
+                 "--report", str(tmp_path / "report")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"predict translit --model {a} --model {b} hello" in out
+    assert (tmp_path / "report" / "attention.png").is_file()
     assert main(["predict", "translit", "--model", str(a), "--model", str(b), "Cat", "tïp"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Cat  ") and len(lines[0].split()) > 1

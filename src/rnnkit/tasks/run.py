@@ -101,6 +101,16 @@ def find_checkpoint(model_dir: str | os.PathLike) -> Path:
     return found
 
 
+def run_directory(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to (``RUN/best``, ``RUN/checkpoints/step-N``), or
+    the checkpoint itself when it stands alone: what ``--model`` takes to load it again."""
+    if checkpoint.name == "best":
+        return checkpoint.parent
+    if checkpoint.parent.name == "checkpoints" and checkpoint.name.startswith("step-"):
+        return checkpoint.parent.parent
+    return checkpoint
+
+
 def load_trained(task: Task, model_dir: str | os.PathLike, device: str = "cpu") -> Trained:
     """Rebuild and load the model that ``rnnkit train`` saved in ``model_dir``."""
     path = find_checkpoint(model_dir)

@@ -59,9 +59,15 @@ def attention_plot(objective: TranslitObjective, model, words, path: Path) -> Pa
 
 
 def report(
-    objective: TranslitObjective, model, test: list[Entry], known_words: set[str], out_dir: Path
+    objective: TranslitObjective,
+    model,
+    test: list[Entry],
+    known_words: set[str],
+    out_dir: Path,
+    model_dirs: list[str],
 ) -> list[str]:
-    """The lines printed after training: test scores, examples, the attention plot, next steps."""
+    """The lines printed after training: test scores, examples, the attention plot, next steps
+    (``model_dirs``: what ``--model`` takes to load ``model`` again, several for an ensemble)."""
     scores = test_scores(objective, model, test)
     # Words spelled with the model's letters only (a user's lexicon may have another alphabet).
     words = [w for w in ATTENTION_WORDS if all(ch in objective.letters for ch in w)]
@@ -75,5 +81,7 @@ def report(
         "",
         f"attention of the decoder over the letters: {figure}",
         "next: transliterate your own words with",
-        f"  .venv/bin/rnnkit predict translit --model {out_dir} hello Transliteration",
+        "  .venv/bin/rnnkit predict translit "
+        + "".join(f"--model {d} " for d in model_dirs)
+        + "hello Transliteration",
     ]

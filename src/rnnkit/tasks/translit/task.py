@@ -18,6 +18,7 @@ from ... import Seq2Seq
 from ...data import Vocab
 from ..base import Task, TaskData
 from ..checks import check_positive
+from ..run import run_directory
 from .data import (
     build_vocabularies,
     evenly_spaced,
@@ -189,7 +190,8 @@ class TranslitTask(Task):
         known = {word for part in splits.values() for word in part}
         objective = self.objective(config, trained.metadata)
         test = scoring_entries(splits["test"])
-        return report(objective, trained.model, test, known, Path(out_dir))
+        model_dirs = [str(run_directory(p)) for p in trained.members or [trained.checkpoint]]
+        return report(objective, trained.model, test, known, Path(out_dir), model_dirs)
 
     # -- prediction -------------------------------------------------------------------------------
     def predict(
