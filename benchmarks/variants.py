@@ -5,6 +5,8 @@ backward of ``out.sum()``) and inference (``torch.no_grad``, eval mode). The "lo
 Python loop a user would write for the same cell: ``nn.LSTMCell``/``nn.GRUCell`` stepped by hand
 for the torch layers, and for rnnkit's layers rnnkit's own reference loop (``rk.unroll``: the input
 projection hoisted out of the loop, then ``cell.step`` per step), forced by a state observer.
+The "python engine" rows run rnnkit's engine with its Python time loop instead of its compiled
+one (``rnnkit.unroll.compiled``), to show what compiling it buys.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 
 import rnnkit as rk
 from rnnkit.unroll import observe_states
+from rnnkit.unroll.compiled import python_loop_only
 
 Shape = tuple[int, int, int, int]  # (B, T, I, H)
 
@@ -54,6 +57,12 @@ def _with_lengths(module: nn.Module, x: Tensor) -> Tensor:
 def _on_reference_loop(module: nn.Module, x: Tensor) -> Tensor:
     """The same layer on rnnkit's reference loop: an observer that watches every step forces it."""
     with observe_states(lambda cell, t, state: state):
+        return module(x)[0]
+
+
+def _on_python_engine(module: nn.Module, x: Tensor) -> Tensor:
+    """The same layer with the engine's Python time loop instead of its compiled one."""
+    with python_loop_only():
         return module(x)[0]
 
 
@@ -109,9 +118,14 @@ def _rows() -> list[Variant]:
     rows.append(
         Variant("rk LSTM layer_norm lengths", "lstm", layer_norm, _with_lengths, custom=True)
     )
+    # what compiling the engine's time loop buys: a few rows again on its Python loop
+    for row in list(rows):
+        if row.name in ("rk.GRU", "rk LSTM peephole", "rk GRU reset=before", "rk leaky"):
+            rows.append(Variant(f"python engine {row.name}", row.kind, row.build,
+                                run=_on_python_engine))  # fmt: skip
     # the reference loop of each rnnkit row that has a plain full-length run
     for row in list(rows):
-        if row.name.startswith("rk") and row.run is not _with_lengths:
+        if row.name.startswith("rk") and row.run not in (_with_lengths, _on_python_engine):
             loop = Variant(
                 f"loop {row.name}",
                 row.kind,

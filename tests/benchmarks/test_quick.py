@@ -44,18 +44,3 @@ def test_seq2seq_quick_run_times_every_variant():
     for variant in seq2seq.VARIANTS:
         assert f"| {variant.name} |" in body
     assert "'hidden_size': 8" in body and "python -m benchmarks.seq2seq --quick" in body
-
-
-@pytest.mark.slow
-def test_compiled_loop_experiment_matches_the_engine():
-    """The compiled peephole LSTM of ``benchmarks.compiled_loop`` computes what the engine does
-    (values and every gradient), on both product backends; it needs a C++ compiler."""
-    import shutil
-
-    if shutil.which("c++") is None and shutil.which("g++") is None:
-        pytest.skip("no C++ compiler")
-    from benchmarks.compiled_loop import build, check_against_engine
-
-    native = build()
-    assert check_against_engine(native, (3, 11, 8, 16)) < 1e-5  # mm
-    assert check_against_engine(native, (64, 6, 256, 256)) < 1e-5  # oneDNN

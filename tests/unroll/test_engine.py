@@ -2,7 +2,8 @@
 
 Every cell and option, with lengths and in both directions: outputs, final states and the
 gradients of all inputs (sequence, initial state, every parameter) in float64, plus
-``torch.autograd.gradcheck`` of the engine's own backward.
+``torch.autograd.gradcheck`` of the engine's own backward. Every test runs on both of the engine's
+time loops, the Python one and the compiled one (``conftest.time_loop``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import torch
 import rnnkit as rk
 from rnnkit.unroll import unroll
 from rnnkit.unroll.engine import engine_beats_fused, engine_unroll, fast_unroll, has_engine
+
+pytestmark = pytest.mark.usefixtures("time_loop")
 
 B, T, I, H = 3, 6, 4, 5
 LENGTHS = torch.tensor([6, 2, 4])

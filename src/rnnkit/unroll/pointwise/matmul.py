@@ -17,13 +17,20 @@ _ONEDNN_FROM_MACS = 2**21  # multiply-adds of one product from which oneDNN is f
 _linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 
 
+def onednn_from_macs() -> int:
+    """The multiply-adds of one float32 CPU product from which it runs on oneDNN; 0 when this
+    build has no oneDNN. The compiled loop (``unroll/compiled.py``) applies the same rule."""
+    usable = _linear is not None and torch.backends.mkldnn.is_available()
+    return _ONEDNN_FROM_MACS if usable else 0
+
+
 def _onednn_fits(weight: Tensor, rows: int) -> bool:
+    threshold = onednn_from_macs()
     return (
-        _linear is not None
-        and torch.backends.mkldnn.is_available()
+        threshold > 0
         and weight.device.type == "cpu"
         and weight.dtype == torch.float32
-        and rows * weight.numel() >= _ONEDNN_FROM_MACS
+        and rows * weight.numel() >= threshold
     )
 
 

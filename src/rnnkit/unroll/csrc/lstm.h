@@ -1,0 +1,279 @@
+// The LSTM, with any of peepholes and layer norm: the compiled counterpart of
+// unroll/pointwise/lstm.py.
+//
+//   a = xp_t + W_hh h_in                  gates stacked i, f, g, o  (layer norm: xp_t + LN_r(.))
+//   i, f = sigmoid(a_i + p_i c_prev, a_f + p_f c_prev),  g = tanh(a_g)
+//   c = f c_prev + i g
+//   o = sigmoid(a_o + p_o c),  h = o tanh(c)          (layer norm: o tanh(LN_c(c)))
+//   (p = 0 without peepholes)
+//
+// Backward, with dh, dc the gradients of this step's h and c:
+//   da_o = dh tanh(c) o (1 - o)
+//   dc' = dc + LN_c'(dh o (1 - tanh^2)) + p_o da_o
+//   da_i = dc' g i (1 - i),  da_f = dc' c_prev f (1 - f),  da_g = dc' i (1 - g^2)
+//   dc_prev += dc' f + p_i da_i + p_f da_f,   dh_in += LN_r'(da) @ W_hh
+#pragma once
+
+#include "cell.h"
+#include "layer_norm.h"
+#include "product.h"
+#include "rows.h"
+
+namespace rnnkit {
+
+// A layer norm's parameters: gain, bias (may be null), eps.
+template <typename scalar_t>
+struct Norm {
+  const scalar_t* gain;
+  const scalar_t* bias;
+  scalar_t eps;
+};
+
+// One row forward. a_* hold the pre-activations and receive the activations. With layer norm,
+// tanh_c receives tanh(LN_c(c)) and stats_c LN_c's statistics.
+template <typename scalar_t, bool kPeephole, bool kLayerNorm>
+void lstm_forward_row(scalar_t* __restrict a_i, scalar_t* __restrict a_f,
+                      scalar_t* __restrict a_g, scalar_t* __restrict a_o,
+                      const scalar_t* __restrict c_prev, scalar_t* __restrict c_new,
+                      scalar_t* __restrict tanh_c, scalar_t* __restrict h_new,
+                      const scalar_t* __restrict p_i, const scalar_t* __restrict p_f,
+                      const scalar_t* __restrict p_o, const Norm<scalar_t>& norm_c,
+                      scalar_t* __restrict stats_c, int64_t hidden) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    const scalar_t cp = c_prev[j];
+    const scalar_t i = sigmoid(kPeephole ? a_i[j] + p_i[j] * cp : a_i[j]);
+    const scalar_t f = sigmoid(kPeephole ? a_f[j] + p_f[j] * cp : a_f[j]);
+    const scalar_t g = std::tanh(a_g[j]);
+    const scalar_t c = f * cp + i * g;
+    const scalar_t o = sigmoid(kPeephole ? a_o[j] + p_o[j] * c : a_o[j]);
+    a_i[j] = i;
+    a_f[j] = f;
+    a_g[j] = g;
+    a_o[j] = o;
+    c_new[j] = c;
+    if constexpr (!kLayerNorm) {
+      tanh_c[j] = std::tanh(c);
+      h_new[j] = o * tanh_c[j];
+    }
+  }
+  if constexpr (kLayerNorm) {  // LN_c needs the whole row of c first
+    layer_norm_row<scalar_t>(c_new, hidden, norm_c.eps, norm_c.gain, norm_c.bias, nullptr, tanh_c,
+                             stats_c);
+    for (int64_t j = 0; j < hidden; ++j) {
+      tanh_c[j] = std::tanh(tanh_c[j]);
+      h_new[j] = a_o[j] * tanh_c[j];
+    }
+  }
+}
+
+// One row backward: the gates' pre-activation gradients da_*, and dc_prev accumulated. With layer
+// norm, dc_norm is the gradient reaching c through LN_c, worked out beforehand (it needs the row).
+template <typename scalar_t, bool kPeephole, bool kLayerNorm>
+void lstm_backward_row(const scalar_t* __restrict i_, const scalar_t* __restrict f_,
+                       const scalar_t* __restrict g_, const scalar_t* __restrict o_,
+                       const scalar_t* __restrict tanh_c, const scalar_t* __restrict c_prev,
+                       const scalar_t* __restrict dh, const scalar_t* __restrict dc,
+                       const scalar_t* __restrict dc_norm, scalar_t* __restrict dc_prev,
+                       scalar_t* __restrict da_i, scalar_t* __restrict da_f,
+                       scalar_t* __restrict da_g, scalar_t* __restrict da_o,
+                       const scalar_t* __restrict p_i, const scalar_t* __restrict p_f,
+                       const scalar_t* __restrict p_o, int64_t hidden) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    const scalar_t i = i_[j], f = f_[j], g = g_[j], o = o_[j], tc = tanh_c[j];
+    const scalar_t d_o = dh[j] * tc * o * (scalar_t(1) - o);
+    scalar_t d_c = dc[j] + (kLayerNorm ? dc_norm[j] : dh[j] * o * (scalar_t(1) - tc * tc));
+    if (kPeephole) d_c += p_o[j] * d_o;
+    const scalar_t d_i = d_c * g * i * (scalar_t(1) - i);
+    const scalar_t d_f = d_c * c_prev[j] * f * (scalar_t(1) - f);
+    da_i[j] = d_i;
+    da_f[j] = d_f;
+    da_g[j] = d_c * i * (scalar_t(1) - g * g);
+    da_o[j] = d_o;
+    dc_prev[j] += kPeephole ? d_c * f + p_i[j] * d_i + p_f[j] * d_f : d_c * f;
+  }
+}
+
+// Layer norm only: d LN_c(c) = dh o (1 - tanh^2), kept for LN_c's gain and bias.
+template <typename scalar_t>
+void lstm_norm_grad_row(const scalar_t* __restrict o, const scalar_t* __restrict tanh_c,
+                        const scalar_t* __restrict dh, scalar_t* __restrict d_norm,
+                        int64_t hidden) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    d_norm[j] = dh[j] * o[j] * (scalar_t(1) - tanh_c[j] * tanh_c[j]);
+  }
+}
+
+template <typename scalar_t>
+class LSTMCell : public Cell<scalar_t> {
+  using Cell<scalar_t>::steps_, Cell<scalar_t>::batch_, Cell<scalar_t>::hidden_,
+      Cell<scalar_t>::saved;
+
+ public:
+  // flags: peephole, layer_norm, eps of LN_r, eps of LN_c. weights: W_hh; p_i, p_f, p_o with
+  // peepholes; gain_r, gain_c, bias_c with layer norm. saved: gates, tanh(c), and with layer norm
+  // W_hh h_in and both norms' statistics; or empty (forward).
+  LSTMCell(const std::vector<double>& flags, const std::vector<Tensor>& weights, int64_t steps,
+           int64_t batch, bool saving, int64_t onednn_from,
+           const std::vector<Tensor>& saved_before)
+      : Cell<scalar_t>(steps, batch, weights[0].size(1)),
+        peephole_(flags[0] != 0.0),
+        layer_norm_(flags[1] != 0.0),
+        saving_(saving),
+        forward_product_(weights[0], batch, onednn_from),
+        backward_product_(weights[0].t(), batch, onednn_from) {
+    for (size_t k = 1; k < weights.size(); ++k) parameters_.push_back(weights[k].contiguous());
+    if (layer_norm_) {
+      const size_t at = peephole_ ? 3 : 0;
+      norm_r_ = {ptr<scalar_t>(parameters_[at]), nullptr, static_cast<scalar_t>(flags[2])};
+      norm_c_ = {ptr<scalar_t>(parameters_[at + 1]), ptr<scalar_t>(parameters_[at + 2]),
+                 static_cast<scalar_t>(flags[3])};
+    }
+    saved = saved_before;
+    if (saved.empty()) {
+      const int64_t rows = saving ? steps : 1, H = hidden_;  // inference reuses one row
+      const Tensor& w = weights[0];
+      saved = {w.new_empty({rows, batch, 4 * H}), w.new_empty({rows, batch, H})};
+      if (layer_norm_) {
+        saved.push_back(w.new_empty({rows, batch, 4 * H}));  // W_hh h_in, before LN_r
+        saved.push_back(w.new_empty({rows, batch, 2}));      // LN_r's (mean, rstd)
+        saved.push_back(w.new_empty({rows, batch, 2}));      // LN_c's
+      }
+    }
+  }
+
+  void forward(const Step<scalar_t>& s) override {
+    const int64_t row = saving_ ? s.t : 0, H = hidden_;
+    const Matrix<scalar_t> a = buffer(0, row, 4 * H), tc = buffer(1, row, H);
+    if (layer_norm_) {  // a = xp + LN_r(W_hh h_in), W_hh h_in kept for LN_r's derivative
+      const Matrix<scalar_t> raw = buffer(2, row, 4 * H), stats_r = buffer(3, row, 2);
+      forward_product_.into(raw, this->state(s.h_in), nullptr, 0);
+      for_each_row(batch_, 4 * H, [&](int64_t b) {
+        layer_norm_row(raw.row(b), 4 * H, norm_r_.eps, norm_r_.gain, norm_r_.bias,
+                       s.xp + b * 4 * H, a.row(b), stats_r.row(b));
+      });
+    } else {
+      forward_product_.into(a, this->state(s.h_in), s.xp, 4 * H);
+    }
+    scalar_t* stats_c = layer_norm_ ? buffer(4, row, 2).data : nullptr;
+    const auto row_fn = forward_row();
+    for_each_row(batch_, 4 * H, [&](int64_t b) {
+      scalar_t* g = a.row(b);
+      const int64_t u = b * H;
+      row_fn(g, g + H, g + 2 * H, g + 3 * H, s.prev[1] + u, s.made[1] + u, tc.row(b),
+             s.made[0] + u, peep(0), peep(1), peep(2), norm_c_,
+             stats_c ? stats_c + 2 * b : nullptr, H);
+    });
+  }
+
+  void backward(const Step<scalar_t>& s, const scalar_t* const* d_new, scalar_t* const* d_prev,
+                scalar_t* d_h_in) override {
+    const int64_t H = hidden_;
+    if (!d_gates_.defined()) allocate_backward();
+    const Matrix<scalar_t> gates = buffer(0, s.t, 4 * H), tc = buffer(1, s.t, H);
+    const Matrix<scalar_t> da = this->block(ptr<scalar_t>(d_gates_), s.t, 4 * H, 4 * H);
+    const scalar_t *dh = d_new[0], *dc = d_new[1];
+    if (layer_norm_) {  // the gradient reaching c through LN_c, which needs whole rows
+      const Matrix<scalar_t> d_norm = this->block(ptr<scalar_t>(d_norm_c_), s.t, H, H);
+      const Matrix<scalar_t> stats_c = buffer(4, s.t, 2), dc_norm = this->state(dc_norm_);
+      for_each_row(batch_, H, [&](int64_t b) {
+        lstm_norm_grad_row(gates.row(b) + 3 * H, tc.row(b), dh + b * H, d_norm.row(b), H);
+        layer_norm_backward_row(d_norm.row(b), s.made[1] + b * H, stats_c.row(b), norm_c_.gain,
+                                H, dc_norm.row(b));
+      });
+    }
+    const auto row_fn = backward_row();
+    for_each_row(batch_, 4 * H, [&](int64_t b) {
+      const scalar_t* g = gates.row(b);
+      scalar_t* d = da.row(b);
+      const int64_t u = b * H;
+      row_fn(g, g + H, g + 2 * H, g + 3 * H, tc.row(b), s.prev[1] + u, dh + u, dc + u,
+             layer_norm_ ? dc_norm_ + u : nullptr, d_prev[1] + u, d, d + H, d + 2 * H, d + 3 * H,
+             peep(0), peep(1), peep(2), H);
+    });
+    if (!layer_norm_) {
+      backward_product_.accumulate(this->state(d_h_in), da);
+      return;
+    }
+    const Matrix<scalar_t> raw = buffer(2, s.t, 4 * H), stats_r = buffer(3, s.t, 2);
+    const Matrix<scalar_t> d_raw = this->block(ptr<scalar_t>(d_raw_), s.t, 4 * H, 4 * H);
+    for_each_row(batch_, 4 * H, [&](int64_t b) {
+      layer_norm_backward_row(da.row(b), raw.row(b), stats_r.row(b), norm_r_.gain, 4 * H,
+                              d_raw.row(b));
+    });
+    backward_product_.accumulate(this->state(d_h_in), d_raw);
+  }
+
+  Grads finish(const Tensor& h_in_all, const std::vector<Tensor>& prev_all,
+               const std::vector<Tensor>& made_all, const std::vector<Tensor>&) override {
+    const int64_t H = hidden_;
+    Grads grads{d_gates_, {layer_norm_ ? d_raw_ : d_gates_, h_in_all}, {}};
+    if (peephole_) {
+      const Tensor& c_prev = prev_all[1];
+      grads.others = {(d_gates_.narrow(2, 0, H) * c_prev).sum({0, 1}),
+                      (d_gates_.narrow(2, H, H) * c_prev).sum({0, 1}),
+                      (d_gates_.narrow(2, 3 * H, H) * made_all[1]).sum({0, 1})};
+    }
+    if (layer_norm_) {  // the gains and LN_c's bias: d y times the normalised input, summed
+      grads.others.push_back((d_gates_ * normalised(saved[2], saved[3])).sum({0, 1}));
+      grads.others.push_back((d_norm_c_ * normalised(made_all[1], saved[4])).sum({0, 1}));
+      grads.others.push_back(d_norm_c_.sum({0, 1}));
+    }
+    return grads;
+  }
+
+ private:
+  static Tensor normalised(const Tensor& x, const Tensor& stats) {
+    return (x - stats.narrow(2, 0, 1)) * stats.narrow(2, 1, 1);
+  }
+
+  Matrix<scalar_t> buffer(size_t k, int64_t row, int64_t width) const {
+    return this->block(ptr<scalar_t>(saved[k]), row, width, width);
+  }
+
+  const scalar_t* peep(int k) const {
+    return peephole_ ? ptr<scalar_t>(parameters_[k]) : nullptr;
+  }
+
+  void allocate_backward() {
+    d_gates_ = torch::empty_like(saved[0]);
+    if (layer_norm_) {
+      d_raw_ = torch::empty_like(saved[0]);
+      d_norm_c_ = torch::empty_like(saved[1]);
+      dc_norm_buffer_ = saved[1].new_empty({batch_, hidden_});
+      dc_norm_ = ptr<scalar_t>(dc_norm_buffer_);
+    }
+  }
+
+  using ForwardRow = decltype(&lstm_forward_row<scalar_t, false, false>);
+  using BackwardRow = decltype(&lstm_backward_row<scalar_t, false, false>);
+
+  ForwardRow forward_row() const {
+    if (peephole_) {
+      return layer_norm_ ? lstm_forward_row<scalar_t, true, true>
+                         : lstm_forward_row<scalar_t, true, false>;
+    }
+    return layer_norm_ ? lstm_forward_row<scalar_t, false, true>
+                       : lstm_forward_row<scalar_t, false, false>;
+  }
+
+  BackwardRow backward_row() const {
+    if (peephole_) {
+      return layer_norm_ ? lstm_backward_row<scalar_t, true, true>
+                         : lstm_backward_row<scalar_t, true, false>;
+    }
+    return layer_norm_ ? lstm_backward_row<scalar_t, false, true>
+                       : lstm_backward_row<scalar_t, false, false>;
+  }
+
+  bool peephole_, layer_norm_, saving_;
+  Product<scalar_t> forward_product_, backward_product_;  // h_in @ W_hh^T, d @ W_hh
+  std::vector<Tensor> parameters_;                        // every weight but W_hh
+  Norm<scalar_t> norm_r_{}, norm_c_{};
+  Tensor d_gates_;   // (T, B, 4H): da, which is also the projected input's gradient
+  Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
+  Tensor d_norm_c_;  // layer norm: (T, B, H), d LN_c(c)
+  Tensor dc_norm_buffer_;
+  scalar_t* dc_norm_ = nullptr;  // layer norm: (B, H), the gradient reaching c through LN_c
+};
+
+}  // namespace rnnkit
