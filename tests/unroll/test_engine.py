@@ -249,3 +249,21 @@ def test_engine_on_cuda_equals_reference(name):
     torch.testing.assert_close(got[0], want[0])
     torch.testing.assert_close(got[1], want[1])
     torch.testing.assert_close(got[2], want[2])
+
+
+def test_a_state_of_the_wrong_shape_or_dtype_is_refused():
+    cell = make_cell("gru-after")
+    x = torch.randn(B, T, I, dtype=f64)
+    with pytest.raises(ValueError, match=r"\(3, 5\), torch.float64 on cpu .* got \(2, 5\)"):
+        engine_unroll(cell, x, state=torch.zeros(2, H, dtype=f64))
+    with pytest.raises(ValueError, match=r"got \(3, 5\), torch.float32"):
+        engine_unroll(cell, x, state=torch.zeros(B, H))
+
+
+def test_a_recurrent_mask_broadcasts_over_the_batch():
+    cell = make_cell("lstm-peephole")
+    x = torch.randn(B, T, I, dtype=f64)
+    row = MASK[:1]
+    got, _ = engine_unroll(cell, x, recurrent_mask=row)
+    want, _ = engine_unroll(cell, x, recurrent_mask=row.expand(B, H))
+    torch.testing.assert_close(got, want)

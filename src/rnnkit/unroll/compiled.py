@@ -88,7 +88,7 @@ class NativeRun(Run):
         weights = [w.contiguous() for w in weights]
         slots, made, saved = native_module().forward(
             kind, flags, xp.contiguous(), [s.contiguous() for s in initial], weights,
-            self.dilation, *self._masks(xp), saving, onednn_from_macs(),
+            self.dilation, *self._masks(initial[0]), saving, onednn_from_macs(),
         )  # fmt: skip
         if not made:  # no zoneout: the states as made are the slots
             made = [slot[self.dilation :] for slot in slots]
@@ -109,7 +109,7 @@ class NativeRun(Run):
     def _masks(self, like: Tensor) -> tuple[Tensor | None, list[Tensor], float]:
         """The recurrent mask, zoneout's keep masks as ``like``'s dtype, and zoneout's p in
         evaluation (-1: none), as the compiled loop takes them."""
-        mask = None if self.mask is None else self.mask.contiguous()
+        mask = None if self.mask is None else self.mask.expand(like.shape[-2:]).contiguous()
         if self.zone is None:
             return mask, [], -1.0
         if isinstance(self.zone, float):

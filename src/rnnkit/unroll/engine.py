@@ -90,6 +90,7 @@ def engine_unroll(
     if state is None:
         state = cell.initial_state(batch, x.device, x.dtype)
     initial = list(state) if isinstance(state, tuple) else [state]
+    _check_states(initial, (batch, cell.hidden_size), x)
     if lengths is not None:
         lengths = lengths.to(x.device)
     if reverse:
@@ -113,6 +114,16 @@ def engine_unroll(
     if reverse:
         out = reverse_padded(out, lengths)
     return out, (tuple(finals) if len(finals) > 1 else finals[0])
+
+
+def _check_states(initial: list[Tensor], shape: tuple[int, int], x: Tensor) -> None:
+    """Each initial state is (B, H), in x's dtype and on x's device (the loops index raw memory)."""
+    for s in initial:
+        if s.shape != shape or s.dtype != x.dtype or s.device != x.device:
+            raise ValueError(
+                f"engine_unroll: an initial state must be {tuple(shape)}, {x.dtype} on {x.device}"
+                f" like the input; got {tuple(s.shape)}, {s.dtype} on {s.device}"
+            )
 
 
 def _zoneout_masks(initial: list[Tensor], steps: int, p: float, training: bool):
