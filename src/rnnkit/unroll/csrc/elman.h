@@ -29,17 +29,6 @@ void elman_backward_row(const scalar_t* __restrict h, const scalar_t* __restrict
 }
 
 template <typename scalar_t>
-void leaky_forward_row(scalar_t* __restrict u, const scalar_t* __restrict rate,
-                       const scalar_t* __restrict h_prev, scalar_t* __restrict h_new,
-                       int64_t hidden) {
-  for (int64_t j = 0; j < hidden; ++j) {
-    const scalar_t v = std::tanh(u[j]);
-    u[j] = v;
-    h_new[j] = v + rate[j] * (h_prev[j] - v);
-  }
-}
-
-template <typename scalar_t>
 void leaky_backward_row(const scalar_t* __restrict u, const scalar_t* __restrict rate,
                         const scalar_t* __restrict dh, scalar_t* __restrict dh_prev,
                         scalar_t* __restrict d, int64_t hidden) {
@@ -131,7 +120,7 @@ class LeakyCell : public OneGateCell<scalar_t> {
     const scalar_t* rate = ptr<scalar_t>(rate_);
     for_each_row(batch_, hidden_, [&](int64_t b) {
       const int64_t k = b * hidden_;
-      leaky_forward_row(u.row(b), rate, s.prev[0] + k, s.made[0] + k, hidden_);
+      tanh_and_keep_row(u.row(b), rate, s.prev[0] + k, s.made[0] + k, hidden_);
     });
   }
 

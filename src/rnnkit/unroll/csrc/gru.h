@@ -59,18 +59,6 @@ void gru_before_gates_row(scalar_t* __restrict a, const scalar_t* __restrict h_i
   for (int64_t j = 0; j < hidden; ++j) q[j] = a[j] * h_in[j];
 }
 
-// Both placements, last: n activated in place and the new state.
-template <typename scalar_t>
-void gru_update_row(scalar_t* __restrict n, const scalar_t* __restrict z,
-                    const scalar_t* __restrict h_prev, scalar_t* __restrict h_new,
-                    int64_t hidden) {
-  for (int64_t j = 0; j < hidden; ++j) {
-    const scalar_t v = std::tanh(n[j]);
-    n[j] = v;
-    h_new[j] = v + z[j] * (h_prev[j] - v);
-  }
-}
-
 // Before, first half: dh_prev, da_z and da_n (d holds da_r, da_z, da_n).
 template <typename scalar_t>
 void gru_before_update_backward_row(const scalar_t* __restrict a,
@@ -155,7 +143,7 @@ class GRUCell : public Cell<scalar_t> {
     products_[1].into({a.data + 2 * H, batch_, H, 3 * H}, q, s.xp + 2 * H, 3 * H);
     for_each_row(batch_, 2 * H, [&](int64_t b) {
       scalar_t* g = a.row(b);
-      gru_update_row(g + 2 * H, g + H, h_prev + b * H, h_new + b * H, H);
+      tanh_and_keep_row(g + 2 * H, g + H, h_prev + b * H, h_new + b * H, H);
     });
   }
 

@@ -35,4 +35,16 @@ void for_each_row(int64_t rows, int64_t width, const F& body) {
   });
 }
 
+// u = tanh(u) in place, then h = u + keep (h_prev - u) = (1 - keep) u + keep h_prev: the update of
+// the GRU (keep = z) and of leaky units (keep = the rate).
+template <typename scalar_t>
+void tanh_and_keep_row(scalar_t* __restrict u, const scalar_t* __restrict keep,
+                       const scalar_t* __restrict h_prev, scalar_t* __restrict h_new, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const scalar_t v = std::tanh(u[j]);
+    u[j] = v;
+    h_new[j] = v + keep[j] * (h_prev[j] - v);
+  }
+}
+
 }  // namespace rnnkit
