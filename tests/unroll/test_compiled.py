@@ -7,6 +7,8 @@ Its equivalence with the reference loop, cell by cell and option by option, is t
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -102,15 +104,33 @@ def test_zoneout_in_evaluation_interpolates_like_torch_lerp(p):
     torch.testing.assert_close(got, want, rtol=0, atol=1e-15)
 
 
-def test_without_a_compiler_the_engine_warns_once_and_runs_in_python(monkeypatch):
-    def no_compiler():
-        raise RuntimeError("Error building extension\nc++: command not found")
+def _failed_build():
+    raise RuntimeError(
+        "Error building extension 'rnnkit_native'\n[1/2] c++ -MMD -c engine.cpp -o engine.o\n"
+        "FAILED: engine.o\nengine.cpp:13:10: fatal error: torch/extension.h: No such file\n"
+        "ninja: build stopped: subcommand failed."
+    )
 
-    monkeypatch.setattr(compiled, "_build", no_compiler)
+
+@pytest.mark.parametrize(
+    "breakage, reason",
+    [
+        ({"CXX": "no-such-compiler"}, "no C\\+\\+ compiler: 'no-such-compiler' is not on PATH"),
+        ({"_build": _failed_build}, "fatal error: torch/extension.h: No such file"),
+    ],
+)
+def test_without_a_build_the_engine_warns_once_and_runs_in_python(monkeypatch, breakage, reason):
+    if "CXX" in breakage:
+        monkeypatch.setenv("CXX", breakage["CXX"])
+    else:
+        monkeypatch.setattr(compiled, "_build", breakage["_build"])
     compiled.native_module.cache_clear()
     try:
-        with pytest.warns(RuntimeWarning, match="c\\+\\+: command not found"):
+        with pytest.warns(RuntimeWarning, match=reason):
             assert compiled.native_module() is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert compiled.native_module() is None  # no second attempt, no second warning
         cell = rk.GRUCell(4, 5)
         x = torch.randn(2, 3, 4)
         out, _ = engine_unroll(cell, x)

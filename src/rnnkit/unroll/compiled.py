@@ -24,6 +24,7 @@ import functools
 import hashlib
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import warnings
@@ -140,14 +141,18 @@ def native_module():
     """The compiled module, built on first use; None when it is off or cannot be built."""
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
         return None
+    compiler = os.environ.get("CXX", "c++")
     try:
+        if shutil.which(compiler) is None:
+            raise RuntimeError(f"no C++ compiler: '{compiler}' is not on PATH")
         return _build()
     except Exception as error:  # no compiler, no ninja, a read-only cache: the engine still runs
-        reason = str(error).strip().splitlines()
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        reason = next((line for line in lines if "error:" in line), lines[-1])  # the compiler's
         warnings.warn(
-            "rnnkit: the compiled time loop could not be built"
-            f" ({reason[-1] if reason else type(error).__name__}); the Python engine runs"
-            " instead, which is slower at small shapes. Set RNNKIT_NATIVE=0 to skip the attempt.",
+            f"rnnkit: the compiled time loop could not be built ({reason.strip()}); the Python"
+            " engine runs instead, which is slower at small shapes. Set RNNKIT_NATIVE=0 to skip"
+            " the attempt.",
             RuntimeWarning,
             stacklevel=2,
         )
