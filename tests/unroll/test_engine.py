@@ -267,3 +267,15 @@ def test_a_recurrent_mask_broadcasts_over_the_batch():
     got, _ = engine_unroll(cell, x, recurrent_mask=row)
     want, _ = engine_unroll(cell, x, recurrent_mask=row.expand(B, H))
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["lstm-both", "gru-before", "leaky"])
+def test_no_steps_give_an_empty_output_and_the_initial_state(name):
+    cell = make_cell(name)
+    x = torch.randn(B, 0, I, dtype=f64)
+    state = random_state(cell)
+    for run in (engine_unroll, unroll):
+        out, final = run(cell, x, state=state)
+        assert out.shape == (B, 0, H)
+        for f, s in zip(as_tuple(final), as_tuple(state), strict=True):
+            torch.testing.assert_close(f, s)

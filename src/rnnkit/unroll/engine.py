@@ -91,6 +91,8 @@ def engine_unroll(
         state = cell.initial_state(batch, x.device, x.dtype)
     initial = list(state) if isinstance(state, tuple) else [state]
     _check_states(initial, (batch, cell.hidden_size), x)
+    if steps == 0:  # no steps: an empty output, and the state as it came in
+        return x.new_zeros(batch, 0, cell.hidden_size), state
     if lengths is not None:
         lengths = lengths.to(x.device)
     if reverse:

@@ -81,6 +81,8 @@ def unroll(
         if lengths is not None:
             final = select_rows(lengths == t + 1, new, final)
 
+    if not outputs:  # no steps: an empty output, and the state as it came in
+        return x.new_zeros(x.shape[0], 0, cell.hidden_size), state
     out = torch.stack(outputs, dim=1)
     if lengths is None:
         final = readable[-1]
