@@ -260,12 +260,12 @@ def test_a_state_of_the_wrong_shape_or_dtype_is_refused():
         engine_unroll(cell, x, state=torch.zeros(B, H))
 
 
-def test_a_recurrent_mask_broadcasts_over_the_batch():
+def test_a_recurrent_mask_broadcasts_over_the_batch_and_takes_the_input_dtype():
     cell = make_cell("lstm-peephole")
     x = torch.randn(B, T, I, dtype=f64)
-    row = MASK[:1]
+    row = MASK[:1].float()
     got, _ = engine_unroll(cell, x, recurrent_mask=row)
-    want, _ = engine_unroll(cell, x, recurrent_mask=row.expand(B, H))
+    want, _ = unroll(cell, x, recurrent_mask=row.double().expand(B, H))
     torch.testing.assert_close(got, want)
 
 

@@ -108,9 +108,11 @@ class NativeRun(Run):
         return d_xp, d_initial, [d_w_hh, *others]
 
     def _masks(self, like: Tensor) -> tuple[Tensor | None, list[Tensor], float]:
-        """The recurrent mask, zoneout's keep masks as ``like``'s dtype, and zoneout's p in
+        """The recurrent mask and zoneout's keep masks as ``like``'s dtype, and zoneout's p in
         evaluation (-1: none), as the compiled loop takes them."""
-        mask = None if self.mask is None else self.mask.expand(like.shape[-2:]).contiguous()
+        mask = self.mask
+        if mask is not None:
+            mask = mask.to(like.dtype).expand(like.shape[-2:]).contiguous()
         if self.zone is None:
             return mask, [], -1.0
         if isinstance(self.zone, float):
