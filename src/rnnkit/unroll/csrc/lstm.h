@@ -205,27 +205,32 @@ class LSTMCell : public Cell<scalar_t> {
 
   Grads finish(const Tensor& h_in_all, const std::vector<Tensor>& prev_all,
                const std::vector<Tensor>& made_all, const std::vector<Tensor>&) override {
-    const int64_t H = hidden_;
+    const int64_t H = hidden_, rows = steps_ * batch_;
     Grads grads{d_gates_, {layer_norm_ ? d_raw_ : d_gates_, h_in_all}, {}};
-    if (peephole_) {
-      const Tensor& c_prev = prev_all[1];
-      grads.others = {(d_gates_.narrow(2, 0, H) * c_prev).sum({0, 1}),
-                      (d_gates_.narrow(2, H, H) * c_prev).sum({0, 1}),
-                      (d_gates_.narrow(2, 3 * H, H) * made_all[1]).sum({0, 1})};
+    const scalar_t* da = ptr<scalar_t>(d_gates_);
+    // a per-unit parameter's gradient: sum over steps and rows of d times x (normalised by stats)
+    auto sums = [&](const scalar_t* d, int64_t d_ld, const Tensor& x, const scalar_t* stats,
+                    int64_t n) {
+      Tensor out = d_gates_.new_empty({n});
+      column_sums(d, d_ld, x.defined() ? ptr<scalar_t>(x) : nullptr, n, stats, rows, n,
+                  ptr<scalar_t>(out));
+      grads.others.push_back(out);
+    };
+    if (peephole_) {  // p_i and p_f look at c_prev, p_o at c
+      sums(da, 4 * H, prev_all[1], nullptr, H);
+      sums(da + H, 4 * H, prev_all[1], nullptr, H);
+      sums(da + 3 * H, 4 * H, made_all[1], nullptr, H);
     }
-    if (layer_norm_) {  // the gains and LN_c's bias: d y times the normalised input, summed
-      grads.others.push_back((d_gates_ * normalised(saved[2], saved[3])).sum({0, 1}));
-      grads.others.push_back((d_norm_c_ * normalised(made_all[1], saved[4])).sum({0, 1}));
-      grads.others.push_back(d_norm_c_.sum({0, 1}));
+    if (layer_norm_) {  // the gains times the normalised inputs, and LN_c's bias
+      sums(da, 4 * H, saved[2], ptr<scalar_t>(saved[3]), 4 * H);
+      const scalar_t* d_norm = ptr<scalar_t>(d_norm_c_);
+      sums(d_norm, H, made_all[1].contiguous(), ptr<scalar_t>(saved[4]), H);
+      sums(d_norm, H, Tensor(), nullptr, H);
     }
     return grads;
   }
 
  private:
-  static Tensor normalised(const Tensor& x, const Tensor& stats) {
-    return (x - stats.narrow(2, 0, 1)) * stats.narrow(2, 1, 1);
-  }
-
   Matrix<scalar_t> buffer(size_t k, int64_t row, int64_t width) const {
     return this->block(ptr<scalar_t>(saved[k]), row, width, width);
   }

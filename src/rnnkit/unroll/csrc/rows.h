@@ -47,4 +47,30 @@ void tanh_and_keep_row(scalar_t* __restrict u, const scalar_t* __restrict keep,
   }
 }
 
+// The gradient of a per-unit parameter, summed over all rows of all steps without a temporary:
+//   out[j] = sum over r of d[r][j] * x[r][j]                with x,
+//            sum over r of d[r][j] * (x[r][j] - m_r) s_r    with x and stats (m_r, s_r) per row,
+//            sum over r of d[r][j]                          without x.
+// Threads split the columns, each summing every row of its own, so no two write the same sum.
+template <typename scalar_t>
+void column_sums(const scalar_t* d, int64_t d_ld, const scalar_t* x, int64_t x_ld,
+                 const scalar_t* stats, int64_t rows, int64_t n, scalar_t* out) {
+  const int64_t grain = std::max<int64_t>(16, kUnitsPerTask / std::max<int64_t>(rows, 1));
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    std::fill(out + begin, out + end, scalar_t(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const scalar_t* __restrict dr = d + r * d_ld;
+      scalar_t* __restrict o = out;
+      if (x == nullptr) {
+        for (int64_t j = begin; j < end; ++j) o[j] += dr[j];
+        continue;
+      }
+      const scalar_t* __restrict xr = x + r * x_ld;
+      const scalar_t mean = stats ? stats[2 * r] : scalar_t(0);
+      const scalar_t scale = stats ? stats[2 * r + 1] : scalar_t(1);
+      for (int64_t j = begin; j < end; ++j) o[j] += dr[j] * (xr[j] - mean) * scale;
+    }
+  });
+}
+
 }  // namespace rnnkit
