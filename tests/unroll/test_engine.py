@@ -222,15 +222,16 @@ def test_no_kernel_is_an_error():
         engine_unroll(_MyLSTM(I, H), torch.randn(B, T, I))
 
 
-def test_engine_beats_fused_rules():
-    """CPU: GRUs always, LSTMs only for training steps with lengths; never on GPU."""
+def test_engine_beats_fused_rules(time_loop):
+    """CPU: GRUs always; LSTMs with lengths in training, and in inference on the compiled loop;
+    never on GPU."""
     lstm, gru = [rk.LSTMCell(I, H)], [rk.GRUCell(I, H)]
     x = torch.randn(B, T, I)
     assert engine_beats_fused(gru, x, None)
     assert not engine_beats_fused(lstm, x, None)
     assert engine_beats_fused(lstm, x, LENGTHS)
     with torch.no_grad():
-        assert not engine_beats_fused(lstm, x, LENGTHS)
+        assert engine_beats_fused(lstm, x, LENGTHS) == (time_loop == "compiled")
     assert not engine_beats_fused(gru, x.to("meta"), None)
 
 

@@ -70,14 +70,18 @@ def python_loop_only():
         _python_only = before
 
 
+def compiled_available() -> bool:
+    """Whether the engine may use its compiled loop here (built, and not ruled out)."""
+    return not _python_only and native_module() is not None
+
+
 def compiled_runs(kernel: type[Kernel], config: tuple, x: Tensor) -> bool:
     """Whether the compiled loop runs this call (else ``timeloop.Run`` does)."""
     return (
-        not _python_only
-        and x.device.type == "cpu"
+        x.device.type == "cpu"
         and x.dtype in _DTYPES
         and native_cell(kernel, config) is not None
-        and native_module() is not None
+        and compiled_available()
     )
 
 
