@@ -11,9 +11,9 @@ leaky units, relu Elman, recurrent dropout, zoneout, dilation). The recipe:
   step's pre-activation gradients, then forms ``dW_hh`` as ONE GEMM over the stacked ``(T * B)``
   rows (``Kernel.grads``).
 
-The loops over time are ``timeloop.Run`` (Python, every cell and device) or, on CPU where a C++
-compiler built it, ``compiled.NativeRun`` (the same loops compiled, for all cells but the
-layer-norm LSTM). Lengths cost nothing per step: a row past its length computes values nobody reads
+The loops over time are ``timeloop.Run`` (Python, every cell and device) or, on CPU in float32 and
+float64 where a C++ compiler built it, ``compiled.NativeRun`` (the same loops compiled). Lengths
+cost nothing per step: a row past its length computes values nobody reads
 (its outputs are zeroed and its final state is taken at its own last step), so the gradient
 reaching those steps is exactly zero. Inference (no gradient needed) saves nothing.
 
