@@ -129,11 +129,20 @@ def _check_states(initial: list[Tensor], shape: tuple[int, int], x: Tensor) -> N
 
 
 def _zoneout_masks(initial: list[Tensor], steps: int, p: float, training: bool):
-    """Training: which units keep their previous value, ``(T, B, H)`` per state, drawn step by step
-    in the reference loop's order (h then c) so that a seeded run matches it exactly.
-    Evaluation: the probability itself (the expectation is used)."""
+    """Training: which units keep their previous value, ``(T, B, H)`` per state, drawn in the
+    reference loop's order (step by step, h then c) so that a seeded run matches it exactly.
+    Evaluation: the probability itself (the expectation is used).
+
+    On CPU one draw of ``(T, states, B, H)`` reads the generator's stream in that very order
+    (tested against the reference loop), in one op instead of two per step and state: at
+    (16, 200, 64, 64) those were ~800 small ops. Other devices draw step by step.
+    """
     if not training:
         return p
+    like = initial[0]
+    if like.device.type == "cpu":
+        draws = torch.rand(steps, len(initial), *like.shape, dtype=like.dtype) < p
+        return list(draws.unbind(1))
     draws = [[torch.rand_like(s) < p for s in initial] for _ in range(steps)]
     return [torch.stack(per_state) for per_state in zip(*draws, strict=True)]
 
