@@ -112,8 +112,8 @@ class NativeRun(Run):
         return d_xp, d_initial, [d_w_hh, *others]
 
     def _masks(self, like: Tensor) -> tuple[Tensor | None, list[Tensor], float]:
-        """The recurrent mask and zoneout's keep masks as ``like``'s dtype, and zoneout's p in
-        evaluation (-1: none), as the compiled loop takes them."""
+        """The recurrent mask as ``like``'s dtype and shape, zoneout's keep masks as ``like``'s
+        dtype, and zoneout's p in evaluation (-1: none), as the compiled loop takes them."""
         mask = self.mask
         if mask is not None:
             mask = mask.to(like.dtype).expand(like.shape[-2:]).contiguous()
@@ -121,7 +121,9 @@ class NativeRun(Run):
             return mask, [], -1.0
         if isinstance(self.zone, float):
             return mask, [], self.zone
-        return mask, [k.to(like.dtype).contiguous() for k in self.zone], -1.0
+        if self.zone[0].dtype != like.dtype:  # converted once, for forward and backward
+            self.zone = [k.to(like.dtype).contiguous() for k in self.zone]
+        return mask, self.zone, -1.0
 
 
 class CompiledBuffers:

@@ -1,9 +1,9 @@
 // The engine's time loop, compiled: the counterpart of unroll/timeloop.py's Run.
 //
 // At small shapes the Python engine's cost is per-step overhead, not arithmetic: each step runs a
-// dozen tensor ops from Python, each paying dispatch. Here a step is the cell's products (ATen,
-// on the same backends as the Python engine) and one plain C++ loop over its units for the
-// pointwise maths. Time bookkeeping is the Python engine's: slot k + d holds the state after step
+// dozen tensor ops from Python, each paying dispatch. Here a step is the cell's products (BLAS on
+// raw pointers, or oneDNN for large float32 ones, see product.h) and one plain C++ loop over its
+// units for the pointwise maths. Time bookkeeping is the Python engine's: slot k + d holds the state after step
 // k, slots 0 .. d-1 the initial state, so dilation is an offset; lengths are handled by the
 // caller; zoneout and the recurrent dropout mask are applied here.
 //
