@@ -81,6 +81,10 @@ def test_a_tiny_run_learns_its_words(lexicon_file, tmp_path):
     assert correct >= 0.9 * len(train_words), lines
     metrics = evaluate_trained(trained, "test")
     assert set(metrics) == {"wer", "per"} and 0.0 <= metrics["wer"] <= 1.0
+    # the training split is scored by word, each word against all its pronunciations
+    assert evaluate_trained(trained, "train")["wer"] == pytest.approx(
+        1 - correct / len(train_words)
+    )
 
     lines = task.report(trained, tmp_path / "run")
     assert lines[0].startswith("test (2 words never seen in training, beam 2): WER ")

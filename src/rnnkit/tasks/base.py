@@ -54,6 +54,15 @@ class TaskData:
     dev: Sequence[Any]
     test: Sequence[Any]
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The training split as the objective's ``evaluate`` reads it, where ``train`` holds another
+    # form (translit trains on one pair per pronunciation but scores words with all of theirs).
+    train_scored: Sequence[Any] | None = None
+
+    def scored(self, split: str) -> Sequence[Any]:
+        """The split ("train", "dev" or "test") in the form ``evaluate`` reads."""
+        if split == "train" and self.train_scored is not None:
+            return self.train_scored
+        return getattr(self, split)
 
 
 class Task(ABC):

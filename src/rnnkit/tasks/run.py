@@ -165,8 +165,7 @@ def load_ensemble(
 
 def evaluate_trained(trained: Trained, split: str = "test") -> dict[str, float]:
     """The task's metrics of a trained model on a split ("train", "dev" or "test")."""
-    data = trained.task.build_data(trained.config)
-    dataset = getattr(data, split)
+    dataset = trained.task.build_data(trained.config).scored(split)
     objective = trained.task.objective(trained.config, trained.metadata)
     trained.model.eval()
     with torch.no_grad():

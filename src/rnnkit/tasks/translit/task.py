@@ -145,6 +145,7 @@ class TranslitTask(Task):
             dev=dev,
             test=scoring_entries(splits["test"]),
             metadata={"letters": letters.to_json(), "phonemes": phonemes.to_json()},
+            train_scored=scoring_entries(train),
         )
 
     def build_model(self, config: TranslitConfig, metadata: dict[str, Any]) -> nn.Module:
