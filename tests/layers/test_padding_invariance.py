@@ -54,7 +54,7 @@ def _identity(cell, step, state):
     config=st.integers(0, len(CONFIGS) - 1),
     lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
     extra=st.integers(0, 3),
-    fill=st.sampled_from(["random", "huge", "nan"]),
+    fill=st.sampled_from(["random", "huge", "nan", "inf"]),
     reference=st.booleans(),
     seed=st.integers(0, 2**16),
 )
@@ -64,10 +64,8 @@ def test_padding_never_changes_a_sequence(config, lengths, extra, fill, referenc
     steps = max(lengths) + extra
     x = torch.randn(len(lengths), steps, I, generator=generator, dtype=torch.float64)
     for b, length in enumerate(lengths):
-        if fill == "huge":
-            x[b, length:] = 1e6
-        elif fill == "nan":
-            x[b, length:] = float("nan")
+        if fill != "random":
+            x[b, length:] = {"huge": 1e6, "nan": torch.nan, "inf": torch.inf}[fill]
     with torch.no_grad():
         if reference:  # an observer forces the reference loop even for fusable cells
             with observe_states(_identity):

@@ -126,9 +126,10 @@ class Recurrent(nn.Module):
         batch, steps, _ = x.shape
         if lengths is not None:
             lengths = check_lengths(lengths, batch, steps, owner="Recurrent").to(x.device)
-            # Zero the padding: the loops also step through it, and inf or nan there, though
-            # never in the outputs, would reach the gradients as 0 * nan.
-            x = x.masked_fill(~mask_from_lengths(lengths, steps).unsqueeze(2), 0.0)
+            if torch.is_grad_enabled():
+                # Zero the padding: the loops also step through it, and inf or nan there, though
+                # never in the outputs or final states, would reach the gradients as 0 * nan.
+                x = x.masked_fill(~mask_from_lengths(lengths, steps).unsqueeze(2), 0.0)
         states = self._split_state(state, batch, x)
 
         finals: list[State] = []

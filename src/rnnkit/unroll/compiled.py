@@ -95,7 +95,7 @@ class NativeRun(Run):
             kind, flags, xp.contiguous(), [s.contiguous() for s in initial], weights,
             self.dilation, *self._masks(initial[0]), saving, onednn_from_macs(),
         )  # fmt: skip
-        if not made:  # no zoneout: the states as made are the slots
+        if not made:  # no zoneout (or inference, where nothing reads them): the slots
             made = [slot[self.dilation :] for slot in slots]
         return slots, made, CompiledBuffers(weights, saved)
 

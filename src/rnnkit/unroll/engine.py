@@ -105,17 +105,24 @@ def engine_unroll(
     tensors = [xp, *initial, *kernel.weights(cell)]
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, *finals = _EngineFunction.apply(run, *tensors)
+        if lengths is not None:
+            out = out.masked_fill(~_time_major_mask(lengths, steps), 0.0)
     else:
         with torch.no_grad():  # inference: keep nothing for a backward
             states, _, _ = run.forward(xp, initial, kernel.weights(cell), saving=False)
             out, *finals = run.outputs(states)
+            if lengths is not None:  # the output is the loop's own buffer: zeroed where it lies
+                out.masked_fill_(~_time_major_mask(lengths, steps), 0.0)
 
     out = out.transpose(0, 1)
-    if lengths is not None:
-        out = out.masked_fill(~mask_from_lengths(lengths, steps).unsqueeze(2), 0.0)
     if reverse:
         out = reverse_padded(out, lengths)
     return out, (tuple(finals) if len(finals) > 1 else finals[0])
+
+
+def _time_major_mask(lengths: Tensor, steps: int) -> Tensor:
+    """(T, B, 1): True at each row's real steps."""
+    return mask_from_lengths(lengths, steps).t().unsqueeze(2)
 
 
 def _check_states(initial: list[Tensor], shape: tuple[int, int], x: Tensor) -> None:

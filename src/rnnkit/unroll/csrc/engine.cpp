@@ -109,15 +109,18 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
                            const std::optional<Tensor>& mask, const Zoneout& zone, bool saving,
                            int64_t onednn_from) {
   const int64_t steps = xp.size(0), batch = xp.size(1), width = xp.size(2);
-  const int64_t units = initial[0].numel();  // B * H: one state at one step
+  const int64_t hidden = initial[0].size(1), units = batch * hidden;  // one state at one step
   const size_t n = initial.size();
   auto cell = make_cell<scalar_t>(kind, flags, weights, steps, batch, saving, onednn_from, {});
+  // With zoneout the cell makes its states apart from the slots; the backward reads them back
+  // (training), inference reuses one row.
+  const bool made_apart = zone.on(), made_rows = saving;
   std::vector<Tensor> slots, made;
   for (const Tensor& s : initial) {
     Tensor slot = s.new_empty({steps + d, s.size(0), s.size(1)});
     slot.narrow(0, 0, d).copy_(s);
-    made.push_back(zone.on() ? torch::empty_like(slot.narrow(0, d, steps))
-                             : slot.narrow(0, d, steps));
+    made.push_back(made_apart ? s.new_empty({made_rows ? steps : 1, s.size(0), s.size(1)})
+                              : slot.narrow(0, d, steps));
     slots.push_back(std::move(slot));
   }
   const Tensor h_in_buffer = torch::empty_like(initial[0]);
@@ -126,7 +129,7 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
     Step<scalar_t> step{t, ptr<scalar_t>(xp) + t * batch * width, nullptr, {}, {}};
     for (size_t j = 0; j < n; ++j) {
       step.prev[j] = ptr<scalar_t>(slots[j]) + t * units;
-      step.made[j] = ptr<scalar_t>(made[j]) + t * units;
+      step.made[j] = ptr<scalar_t>(made[j]) + (made_apart && !made_rows ? 0 : t * units);
     }
     step.h_in = step.prev[0];
     if (mask_p != nullptr) {
@@ -135,12 +138,16 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
     }
     cell->forward(step);
     for (size_t j = 0; zone.on() && j < n; ++j) {
-      zoneout_forward(step.prev[j], step.made[j], zone.keep_at<scalar_t>(j, t * units),
-                      static_cast<scalar_t>(zone.p), ptr<scalar_t>(slots[j]) + (t + d) * units,
-                      units);
+      const scalar_t* keep = zone.keep_at<scalar_t>(j, t * units);
+      scalar_t* slot = ptr<scalar_t>(slots[j]) + (t + d) * units;
+      for_each_row(batch, hidden, [&](int64_t b) {
+        const int64_t u = b * hidden;
+        zoneout_forward(step.prev[j] + u, step.made[j] + u, keep ? keep + u : nullptr,
+                        static_cast<scalar_t>(zone.p), slot + u, hidden);
+      });
     }
   }
-  return {slots, zone.on() ? made : std::vector<Tensor>{}, cell->saved};
+  return {slots, made_apart && made_rows ? made : std::vector<Tensor>{}, cell->saved};
 }
 
 using BackwardResult = std::tuple<Tensor, std::vector<Tensor>, std::vector<Tensor>>;

@@ -8,24 +8,29 @@
 
 namespace rnnkit {
 
-// y = LN(x) (+ add); bias and add may be null. stats receives (mean, rstd).
+// stats = (mean, rstd) of the row x.
 template <typename scalar_t>
-void layer_norm_row(const scalar_t* __restrict x, int64_t n, scalar_t eps,
-                    const scalar_t* __restrict gain, const scalar_t* __restrict bias,
-                    const scalar_t* __restrict add, scalar_t* __restrict y,
-                    scalar_t* __restrict stats) {
+void layer_norm_stats(const scalar_t* __restrict x, int64_t n, scalar_t eps,
+                      scalar_t* __restrict stats) {
   scalar_t sum = 0;
   for (int64_t j = 0; j < n; ++j) sum += x[j];
   const scalar_t mean = sum / scalar_t(n);
   scalar_t squares = 0;
   for (int64_t j = 0; j < n; ++j) squares += (x[j] - mean) * (x[j] - mean);
-  const scalar_t rstd = scalar_t(1) / std::sqrt(squares / scalar_t(n) + eps);
-  for (int64_t j = 0; j < n; ++j) {
-    y[j] = (x[j] - mean) * rstd * gain[j] + (bias ? bias[j] : scalar_t(0)) +
-           (add ? add[j] : scalar_t(0));
-  }
   stats[0] = mean;
-  stats[1] = rstd;
+  stats[1] = scalar_t(1) / std::sqrt(squares / scalar_t(n) + eps);
+}
+
+// y = LN(x); bias may be null. stats receives (mean, rstd).
+template <typename scalar_t>
+void layer_norm_row(const scalar_t* __restrict x, int64_t n, scalar_t eps,
+                    const scalar_t* __restrict gain, const scalar_t* __restrict bias,
+                    scalar_t* __restrict y, scalar_t* __restrict stats) {
+  layer_norm_stats(x, n, eps, stats);
+  const scalar_t mean = stats[0], rstd = stats[1];
+  for (int64_t j = 0; j < n; ++j) {
+    y[j] = (x[j] - mean) * rstd * gain[j] + (bias ? bias[j] : scalar_t(0));
+  }
 }
 
 // dx from dy, for the row x whose statistics the forward kept.

@@ -29,27 +29,36 @@ struct Norm {
   scalar_t eps;
 };
 
-// One row forward. a_* hold the pre-activations and receive the activations. With layer norm,
-// tanh_c receives tanh(LN_c(c)) and stats_c LN_c's statistics.
+// One row forward. xp and rec: the projected input and W_hh h_in (4H each, gates i, f, g, o),
+// summed here; with layer norm rec enters as LN_r(rec), from its statistics stats_r and gain
+// gain_r. gates receives the activations. With layer norm, tanh_c receives tanh(LN_c(c)) and
+// stats_c LN_c's statistics.
 template <typename scalar_t, bool kPeephole, bool kLayerNorm>
-void lstm_forward_row(scalar_t* __restrict a_i, scalar_t* __restrict a_f,
-                      scalar_t* __restrict a_g, scalar_t* __restrict a_o,
-                      const scalar_t* __restrict c_prev, scalar_t* __restrict c_new,
-                      scalar_t* __restrict tanh_c, scalar_t* __restrict h_new,
-                      const scalar_t* __restrict p_i, const scalar_t* __restrict p_f,
-                      const scalar_t* __restrict p_o, const Norm<scalar_t>& norm_c,
-                      scalar_t* __restrict stats_c, int64_t hidden) {
-  for (int64_t j = 0; j < hidden; ++j) {
+void lstm_forward_row(const scalar_t* __restrict xp, const scalar_t* __restrict rec,
+                      const scalar_t* __restrict gain_r, const scalar_t* __restrict stats_r,
+                      scalar_t* __restrict gates, const scalar_t* __restrict c_prev,
+                      scalar_t* __restrict c_new, scalar_t* __restrict tanh_c,
+                      scalar_t* __restrict h_new, const scalar_t* __restrict p_i,
+                      const scalar_t* __restrict p_f, const scalar_t* __restrict p_o,
+                      const Norm<scalar_t>& norm_c, scalar_t* __restrict stats_c,
+                      int64_t hidden) {
+  const int64_t H = hidden;
+  const scalar_t mean = kLayerNorm ? stats_r[0] : scalar_t(0);
+  const scalar_t rstd = kLayerNorm ? stats_r[1] : scalar_t(1);
+  const auto pre = [&](int64_t k) {  // the pre-activation of unit k of the 4H
+    return kLayerNorm ? xp[k] + (rec[k] - mean) * rstd * gain_r[k] : xp[k] + rec[k];
+  };
+  for (int64_t j = 0; j < H; ++j) {
     const scalar_t cp = c_prev[j];
-    const scalar_t i = sigmoid(kPeephole ? a_i[j] + p_i[j] * cp : a_i[j]);
-    const scalar_t f = sigmoid(kPeephole ? a_f[j] + p_f[j] * cp : a_f[j]);
-    const scalar_t g = std::tanh(a_g[j]);
+    const scalar_t i = sigmoid(kPeephole ? pre(j) + p_i[j] * cp : pre(j));
+    const scalar_t f = sigmoid(kPeephole ? pre(H + j) + p_f[j] * cp : pre(H + j));
+    const scalar_t g = std::tanh(pre(2 * H + j));
     const scalar_t c = f * cp + i * g;
-    const scalar_t o = sigmoid(kPeephole ? a_o[j] + p_o[j] * c : a_o[j]);
-    a_i[j] = i;
-    a_f[j] = f;
-    a_g[j] = g;
-    a_o[j] = o;
+    const scalar_t o = sigmoid(kPeephole ? pre(3 * H + j) + p_o[j] * c : pre(3 * H + j));
+    gates[j] = i;
+    gates[H + j] = f;
+    gates[2 * H + j] = g;
+    gates[3 * H + j] = o;
     c_new[j] = c;
     if constexpr (!kLayerNorm) {
       tanh_c[j] = std::tanh(c);
@@ -57,11 +66,10 @@ void lstm_forward_row(scalar_t* __restrict a_i, scalar_t* __restrict a_f,
     }
   }
   if constexpr (kLayerNorm) {  // LN_c needs the whole row of c first
-    layer_norm_row<scalar_t>(c_new, hidden, norm_c.eps, norm_c.gain, norm_c.bias, nullptr, tanh_c,
-                             stats_c);
-    for (int64_t j = 0; j < hidden; ++j) {
+    layer_norm_row<scalar_t>(c_new, H, norm_c.eps, norm_c.gain, norm_c.bias, tanh_c, stats_c);
+    for (int64_t j = 0; j < H; ++j) {
       tanh_c[j] = std::tanh(tanh_c[j]);
-      h_new[j] = a_o[j] * tanh_c[j];
+      h_new[j] = gates[3 * H + j] * tanh_c[j];
     }
   }
 }
@@ -129,6 +137,7 @@ class LSTMCell : public Cell<scalar_t> {
                  static_cast<scalar_t>(flags[3])};
     }
     saved = saved_before;
+    if (saved.empty() && !layer_norm_) scratch_ = weights[0].new_empty({batch, 4 * hidden_});
     if (saved.empty()) {
       const int64_t rows = saving ? steps : 1, H = hidden_;  // inference reuses one row
       const Tensor& w = weights[0];
@@ -144,24 +153,23 @@ class LSTMCell : public Cell<scalar_t> {
   void forward(const Step<scalar_t>& s) override {
     const int64_t row = saving_ ? s.t : 0, H = hidden_;
     const Matrix<scalar_t> a = buffer(0, row, 4 * H), tc = buffer(1, row, H);
-    if (layer_norm_) {  // a = xp + LN_r(W_hh h_in), W_hh h_in kept for LN_r's derivative
-      const Matrix<scalar_t> raw = buffer(2, row, 4 * H), stats_r = buffer(3, row, 2);
-      forward_product_.into(raw, this->state(s.h_in), nullptr, 0);
-      for_each_row(batch_, 4 * H, [&](int64_t b) {
-        layer_norm_row(raw.row(b), 4 * H, norm_r_.eps, norm_r_.gain, norm_r_.bias,
-                       s.xp + b * 4 * H, a.row(b), stats_r.row(b));
-      });
-    } else {
-      forward_product_.into(a, this->state(s.h_in), s.xp, 4 * H);
-    }
+    // W_hh h_in; with layer norm, kept as it is for LN_r's derivative (the buffer's one row in
+    // inference), else in a scratch row
+    scalar_t* raw = layer_norm_ ? buffer(2, row, 4 * H).data : ptr<scalar_t>(scratch_);
+    const scalar_t* rec = forward_product_.compute(this->state(s.h_in), raw);
+    scalar_t* stats_r = layer_norm_ ? buffer(3, row, 2).data : nullptr;
     scalar_t* stats_c = layer_norm_ ? buffer(4, row, 2).data : nullptr;
+    const bool keep_raw = layer_norm_ && saving_ && rec != raw;
     const auto row_fn = forward_row();
     for_each_row(batch_, 4 * H, [&](int64_t b) {
-      scalar_t* g = a.row(b);
-      const int64_t u = b * H;
-      row_fn(g, g + H, g + 2 * H, g + 3 * H, s.prev[1] + u, s.made[1] + u, tc.row(b),
-             s.made[0] + u, peep(0), peep(1), peep(2), norm_c_,
-             stats_c ? stats_c + 2 * b : nullptr, H);
+      const int64_t u = b * H, g = 4 * u;
+      if (layer_norm_) {
+        layer_norm_stats(rec + g, 4 * H, norm_r_.eps, stats_r + 2 * b);
+        if (keep_raw) std::copy(rec + g, rec + g + 4 * H, raw + g);
+      }
+      row_fn(s.xp + g, rec + g, norm_r_.gain, stats_r ? stats_r + 2 * b : nullptr, a.row(b),
+             s.prev[1] + u, s.made[1] + u, tc.row(b), s.made[0] + u, peep(0), peep(1), peep(2),
+             norm_c_, stats_c ? stats_c + 2 * b : nullptr, H);
     });
   }
 
@@ -277,6 +285,7 @@ class LSTMCell : public Cell<scalar_t> {
   Tensor d_gates_;   // (T, B, 4H): da, which is also the projected input's gradient
   Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
   Tensor d_norm_c_;  // layer norm: (T, B, H), d LN_c(c)
+  Tensor scratch_;  // forward without layer norm: (B, 4H), W_hh h_in
   Tensor dc_norm_buffer_;
   scalar_t* dc_norm_ = nullptr;  // layer norm: (B, H), the gradient reaching c through LN_c
 };

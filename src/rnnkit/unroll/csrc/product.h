@@ -9,9 +9,12 @@
 #include <torch/extension.h>
 
 #include <string>
+#include <type_traits>
+
+#include "rows.h"
 
 // BLAS as libtorch exports it (MKL in the x86 wheels). Weak: a build without these symbols still
-// loads, and its products go through ATen.
+// loads, and its products go through ATen (blas_linked).
 extern "C" {
 void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
             const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
@@ -40,18 +43,19 @@ struct Matrix {
 };
 
 // Column-major gemm, C = alpha op(A) op(B) + beta C, on whichever BLAS routine fits scalar_t.
-inline bool gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
+inline void gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {
-  if (sgemm_ == nullptr) return false;
   sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
-  return true;
 }
 
-inline bool gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
+inline void gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
                  const double* b, int ldb, double beta, double* c, int ldc) {
-  if (dgemm_ == nullptr) return false;
   dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
-  return true;
+}
+
+template <typename scalar_t>
+bool blas_linked() {
+  return std::is_same_v<scalar_t, float> ? sgemm_ != nullptr : dgemm_ != nullptr;
 }
 
 // x @ weight^T for one weight (n x k, any strides) and a fixed number of rows, over a call.
@@ -62,50 +66,106 @@ class Product {
   Product(const Tensor& weight, int64_t rows, int64_t onednn_from)
       : onednn_(onednn_from > 0 && weight.scalar_type() == at::kFloat &&
                 rows * weight.numel() >= onednn_from),
-        weight_(onednn_ ? weight.contiguous() : weight),
+        weight_(weight),
+        rows_(rows),
         n_(weight.size(0)),
-        k_(weight.size(1)) {
-    // BLAS is column-major: x @ W^T is, transposed, W (n x k) times x^T (k x rows). A row-major
-    // W reads column-major as W^T, hence 'T'; a transposed view reads as W itself. Any other
-    // layout is copied once.
-    if (!blas_layout()) weight_ = weight_.contiguous();
-    if (onednn_) weight_ = packed_for_onednn(weight_, rows);
-  }
+        k_(weight.size(1)) {}
 
   // out = add + x @ W^T. add: rows add_ld apart (0: one row for all, a bias), or null.
   void into(const Matrix<scalar_t>& out, const Matrix<scalar_t>& x, const scalar_t* add,
             int64_t add_ld) const {
-    if (add != nullptr) {
-      for (int64_t b = 0; b < out.rows; ++b) {
-        std::copy(add + b * add_ld, add + b * add_ld + n_, out.row(b));
+    if (x.rows == 0) return;
+    prepare();
+    if (blas_) {  // BLAS accumulates into out, so add goes there first
+      if (add != nullptr) {
+        for_each_row(out.rows, n_, [&](int64_t b) {
+          std::copy(add + b * add_ld, add + b * add_ld + n_, out.row(b));
+        });
       }
+      blas(out, x, add != nullptr);
+      return;
     }
-    multiply(out, x, add != nullptr);
+    // oneDNN (or ATen) writes a fresh product: one pass adds it to add, or copies it
+    const Tensor product = fresh(x);
+    const scalar_t* p = product.data_ptr<scalar_t>();
+    for_each_row(out.rows, n_, [&](int64_t b) {
+      sum_row(add != nullptr ? add + b * add_ld : nullptr, p + b * n_, out.row(b), n_);
+    });
+  }
+
+  // x @ W^T, rows n apart: BLAS writes it into scratch (rows x n, contiguous) and returns
+  // scratch; oneDNN returns its own buffer, valid until the next call.
+  const scalar_t* compute(const Matrix<scalar_t>& x, scalar_t* scratch) const {
+    if (x.rows == 0) return scratch;
+    prepare();
+    if (blas_) {
+      blas({scratch, x.rows, n_, n_}, x, false);
+      return scratch;
+    }
+    last_ = fresh(x);
+    return last_.data_ptr<scalar_t>();
   }
 
   // dest += x @ W^T
   void accumulate(const Matrix<scalar_t>& dest, const Matrix<scalar_t>& x) const {
-    multiply(dest, x, true);
+    if (x.rows == 0) return;
+    prepare();
+    if (blas_) {
+      blas(dest, x, true);
+      return;
+    }
+    const Tensor product = fresh(x);
+    const scalar_t* p = product.data_ptr<scalar_t>();
+    for_each_row(dest.rows, n_, [&](int64_t b) {
+      sum_row(dest.row(b), p + b * n_, dest.row(b), n_);
+    });
   }
 
  private:
-  bool blas_layout() {
+  // The weight in the layout its backend reads, made at the first product: a cell holds the
+  // products of both passes, and a call runs one pass (inference only the forward).
+  void prepare() const {
+    if (prepared_) return;
+    prepared_ = true;
+    if (onednn_) {
+      weight_ = packed_for_onednn(weight_.contiguous(), rows_);
+      return;
+    }
+    // BLAS is column-major: x @ W^T is, transposed, W (n x k) times x^T (k x rows). A row-major
+    // W reads column-major as W^T, hence 'T'; a transposed view reads as W itself. Any other
+    // layout is copied once.
+    if (!blas_layout()) {
+      weight_ = weight_.contiguous();
+      blas_layout();
+    }
+    blas_ = blas_linked<scalar_t>();
+  }
+
+  // Reads the weight's layout as BLAS sees it; false if BLAS cannot read it as it is.
+  bool blas_layout() const {
     row_major_ = weight_.stride(1) == 1;
     lda_ = row_major_ ? weight_.stride(0) : weight_.stride(1);
     const int64_t least = std::max<int64_t>(1, row_major_ ? k_ : n_);
     return (row_major_ || weight_.stride(0) == 1) && lda_ >= least;
   }
 
-  void multiply(const Matrix<scalar_t>& out, const Matrix<scalar_t>& x, bool add) const {
-    if (x.rows == 0) return;
-    if (!onednn_ && gemm(row_major_ ? 'T' : 'N', 'N', n_, x.rows, k_, scalar_t(1),
-                         weight_.data_ptr<scalar_t>(), lda_, x.data, x.ld,
-                         add ? scalar_t(1) : scalar_t(0), out.data, out.ld)) {
+  void blas(const Matrix<scalar_t>& out, const Matrix<scalar_t>& x, bool add) const {
+    gemm(row_major_ ? 'T' : 'N', 'N', n_, x.rows, k_, scalar_t(1), weight_.data_ptr<scalar_t>(),
+         lda_, x.data, x.ld, add ? scalar_t(1) : scalar_t(0), out.data, out.ld);
+  }
+
+  // x @ W^T as a new contiguous (rows, n) tensor
+  Tensor fresh(const Matrix<scalar_t>& x) const {
+    return onednn_ ? onednn(x.tensor()) : at::mm(x.tensor(), weight_.t()).contiguous();
+  }
+
+  // out = a + b over n units; a null: a copy of b. out may be a (so a is not __restrict).
+  static void sum_row(const scalar_t* a, const scalar_t* __restrict b, scalar_t* out, int64_t n) {
+    if (a == nullptr) {
+      std::copy(b, b + n, out);
       return;
     }
-    const Tensor product = onednn_ ? onednn(x.tensor()) : at::mm(x.tensor(), weight_.t());
-    Tensor target = out.tensor();
-    add ? target.add_(product) : target.copy_(product);
+    for (int64_t j = 0; j < n; ++j) out[j] = a[j] + b[j];
   }
 
   // The weight in oneDNN's own blocked layout for this many rows, so that each step's call skips
@@ -130,9 +190,11 @@ class Product {
   }
 
   bool onednn_;
-  Tensor weight_;
-  int64_t n_, k_, lda_;
-  bool row_major_;
+  mutable bool prepared_ = false, blas_ = false, row_major_ = true;
+  mutable Tensor weight_;
+  mutable Tensor last_;  // compute's oneDNN product
+  int64_t rows_, n_, k_;
+  mutable int64_t lda_ = 0;
 };
 
 }  // namespace rnnkit
