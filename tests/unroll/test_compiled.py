@@ -93,6 +93,39 @@ def test_large_float32_layers_match_the_python_loop(name, threads):
         assert (g - w).abs().max() <= 1e-4 * w.abs().max()
 
 
+@pytest.mark.parametrize("name", CELLS)
+def test_large_float32_inference_matches_the_python_loop(name):
+    """The same in inference, where the loop keeps one row of buffers and the layer-norm LSTM's
+    loop normalises the projected input itself."""
+    torch.manual_seed(0)
+    cell = CELLS[name](256, 256)
+    x = torch.randn(64, 5, 256)
+    lengths = torch.randint(1, 6, (64,))
+    with torch.no_grad():
+        got = engine_unroll(cell, x, lengths, zoneout=0.2, reverse=True)
+        with compiled.python_loop_only():
+            want = engine_unroll(cell, x, lengths, zoneout=0.2, reverse=True)
+    for g, w in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(want)):
+        assert (g - w).abs().max() <= 1e-4 * w.abs().max()
+
+
+def test_packed_weights_kept_between_calls_follow_every_change():
+    """Inference keeps W_hh packed for oneDNN from call to call; a write the version counter
+    misses (through .data) must still reach the next call."""
+    torch.manual_seed(0)
+    cell = rk.LSTMCell(256, 256, peephole=True)
+    x = torch.randn(64, 3, 256)
+    with torch.no_grad():
+        first, _ = engine_unroll(cell, x)
+        torch.testing.assert_close(engine_unroll(cell, x)[0], first, rtol=0, atol=0)
+        cell.weight_hh.data.mul_(-0.5)
+        got, _ = engine_unroll(cell, x)
+        with compiled.python_loop_only():
+            want, _ = engine_unroll(cell, x)
+    assert not torch.allclose(got, first)
+    assert (got - want).abs().max() <= 1e-4 * want.abs().max()
+
+
 @pytest.mark.parametrize("p", [0.3, 0.7])
 def test_zoneout_in_evaluation_interpolates_like_torch_lerp(p):
     """Evaluation keeps p of the previous state: both of torch.lerp's formulas (p < 0.5, p >= 0.5),

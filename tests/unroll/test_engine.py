@@ -27,6 +27,7 @@ CELLS = {
     "lstm-peephole": (rk.LSTMCell, {"peephole": True}),
     "lstm-both": (rk.LSTMCell, {"layer_norm": True, "peephole": True}),
     "lstm-no-bias": (rk.LSTMCell, {"bias": False}),
+    "lstm-layer_norm-no-bias": (rk.LSTMCell, {"layer_norm": True, "bias": False}),
     "gru-after": (rk.GRUCell, {}),
     "gru-after-no-bias": (rk.GRUCell, {"bias": False}),
     "gru-before": (rk.GRUCell, {"reset": "before"}),
@@ -120,7 +121,9 @@ def test_engine_gradcheck_float64(name):
     assert torch.autograd.gradcheck(run, (x, *as_tuple(state), *params))
 
 
-@pytest.mark.parametrize("name", ["lstm-both", "gru-before", "leaky"])
+@pytest.mark.parametrize(
+    "name", ["lstm-layer_norm", "lstm-layer_norm-no-bias", "lstm-both", "gru-before", "leaky"]
+)
 def test_inference_equals_training_forward(name):
     """Under no_grad the engine keeps nothing for a backward, and computes the same values."""
     cell = make_cell(name)

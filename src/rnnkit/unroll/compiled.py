@@ -88,13 +88,31 @@ def compiled_runs(kernel: type[Kernel], config: tuple, x: Tensor) -> bool:
 class NativeRun(Run):
     """``Run`` with both loops compiled; the time bookkeeping around them stays ``Run``'s."""
 
+    loop_norm: tuple[Tensor, Tensor, float] | None = None
+
+    def project(self, cell, x: Tensor, graph: bool) -> Tensor:
+        """In inference the loop applies the projection's closing layer norm (the layer-norm
+        LSTM's LN_i) itself, to each row as it reaches it."""
+        self.loop_norm = None if graph else self.kernel_class.loop_norm(cell)
+        if self.loop_norm is None:
+            return super().project(cell, x, graph)
+        return self.kernel_class.project_before_norm(cell, x)
+
     def forward(self, xp: Tensor, initial: list[Tensor], weights: list[Tensor], saving: bool):
         kind, flags = native_cell(self.kernel_class, self.config)
+        if self.loop_norm is not None:
+            gain, shift, eps = self.loop_norm
+            weights, flags = [*weights, gain, shift], [*flags, eps]
         weights = [w.contiguous() for w in weights]
+        # inference: the loop zeroes the outputs past the lengths as it goes (training leaves it
+        # to autograd's masking, whose backward zeroes their gradients)
+        lengths = None if saving or self.lengths is None else self.lengths.long().contiguous()
         slots, made, saved = native_module().forward(
-            kind, flags, xp.contiguous(), [s.contiguous() for s in initial], weights,
-            self.dilation, *self._masks(initial[0]), saving, onednn_from_macs(),
+            kind, flags, xp if xp.stride(-1) == 1 else xp.contiguous(),
+            [s.contiguous() for s in initial], weights,
+            self.dilation, *self._masks(initial[0]), saving, onednn_from_macs(), lengths,
         )  # fmt: skip
+        self.zeroed_padding = lengths is not None
         if not made:  # no zoneout (or inference, where nothing reads them): the slots
             made = [slot[self.dilation :] for slot in slots]
         return slots, made, CompiledBuffers(weights, saved)

@@ -97,13 +97,19 @@ def engine_unroll(
         lengths = lengths.to(x.device)
     if reverse:
         x = reverse_padded(x, lengths)
-    xp = kernel.project(cell, x.transpose(0, 1))  # (T, B, G): time-major, one GEMM
     zone = _zoneout_masks(initial, steps, zoneout, training) if zoneout else None
     config = kernel.config(cell)
     run_class = NativeRun if compiled_runs(kernel, config, x) else Run
     run = run_class(kernel, config, dilation, lengths, recurrent_mask, zone)
+    graph = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (x, *initial, *cell.parameters())
+    )
+    if graph:  # (T, B, G): time-major, one GEMM
+        xp = run.project(cell, x.transpose(0, 1), graph)
+    else:  # projected as x lies (no time-major copy of x) and read time-major through a view
+        xp = run.project(cell, x, graph).transpose(0, 1)
     tensors = [xp, *initial, *kernel.weights(cell)]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+    if graph:
         out, *finals = _EngineFunction.apply(run, *tensors)
         if lengths is not None:
             out = out.masked_fill(~_time_major_mask(lengths, steps), 0.0)
@@ -111,7 +117,7 @@ def engine_unroll(
         with torch.no_grad():  # inference: keep nothing for a backward
             states, _, _ = run.forward(xp, initial, kernel.weights(cell), saving=False)
             out, *finals = run.outputs(states)
-            if lengths is not None:  # the output is the loop's own buffer: zeroed where it lies
+            if lengths is not None and not run.zeroed_padding:  # the loop's own buffer
                 out.masked_fill_(~_time_major_mask(lengths, steps), 0.0)
 
     out = out.transpose(0, 1)

@@ -24,6 +24,12 @@ class Run:
         self.lengths = lengths
         self.mask = recurrent_mask
         self.zone = zone  # None, a float p (evaluation) or per-state keep masks (training)
+        self.zeroed_padding = False  # whether forward left zeros in the outputs past lengths
+
+    def project(self, cell, x: Tensor, graph: bool) -> Tensor:
+        """The projected input of all steps (T, B, G) for a time-major x; graph: autograd
+        records this call."""
+        return self.kernel_class.project(cell, x)
 
     def forward(self, xp: Tensor, initial: list[Tensor], weights: list[Tensor], saving: bool):
         """Run all steps. Returns the state slots ``(T + d, B, H)`` per state, the states as the

@@ -22,7 +22,8 @@ constexpr int kMaxStates = 2;  // (h, c)
 template <typename scalar_t>
 struct Step {
   int64_t t;
-  const scalar_t* xp;                // (B, G): the projected input (forward only)
+  const scalar_t* xp;                // (B, G): the projected input (forward only), rows xp_ld apart
+  int64_t xp_ld;
   const scalar_t* h_in;              // (B, H): the state entering the recurrent product
   const scalar_t* prev[kMaxStates];  // the states before the step
   scalar_t* made[kMaxStates];        // the states the cell makes (before zoneout)

@@ -70,7 +70,7 @@ class ElmanCell : public OneGateCell<scalar_t> {
 
   void forward(const Step<scalar_t>& s) override {
     const Matrix<scalar_t> h = this->state(s.made[0]);
-    this->forward_product_.into(h, this->state(s.h_in), s.xp, hidden_);
+    this->forward_product_.into(h, this->state(s.h_in), s.xp, s.xp_ld);
     auto row_fn = relu_ ? elman_forward_row<scalar_t, true> : elman_forward_row<scalar_t, false>;
     for_each_row(batch_, hidden_, [&](int64_t b) { row_fn(h.row(b), hidden_); });
   }
@@ -116,7 +116,7 @@ class LeakyCell : public OneGateCell<scalar_t> {
   void forward(const Step<scalar_t>& s) override {
     const Matrix<scalar_t> u = this->block(ptr<scalar_t>(saved[0]), saving_ ? s.t : 0, hidden_,
                                            hidden_);
-    this->forward_product_.into(u, this->state(s.h_in), s.xp, hidden_);
+    this->forward_product_.into(u, this->state(s.h_in), s.xp, s.xp_ld);
     const scalar_t* rate = ptr<scalar_t>(rate_);
     for_each_row(batch_, hidden_, [&](int64_t b) {
       const int64_t k = b * hidden_;

@@ -3,9 +3,10 @@
 // At small shapes the Python engine's cost is per-step overhead, not arithmetic: each step runs a
 // dozen tensor ops from Python, each paying dispatch. Here a step is the cell's products (BLAS on
 // raw pointers, or oneDNN for large float32 ones, see product.h) and one plain C++ loop over its
-// units for the pointwise maths. Time bookkeeping is the Python engine's: slot k + d holds the state after step
-// k, slots 0 .. d-1 the initial state, so dilation is an offset; lengths are handled by the
-// caller; zoneout and the recurrent dropout mask are applied here.
+// units for the pointwise maths. Time bookkeeping is the Python engine's: slot k + d holds the
+// state after step k, slots 0 .. d-1 the initial state, so dilation is an offset; lengths are
+// handled by the caller (the forward, given them in inference, zeroes the outputs past them);
+// zoneout and the recurrent dropout mask are applied here.
 //
 // Built at first use by unroll/compiled.py; when it cannot be built the Python engine runs.
 #include <optional>
@@ -107,8 +108,9 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
                            const Tensor& xp, const std::vector<Tensor>& initial,
                            const std::vector<Tensor>& weights, int64_t d,
                            const std::optional<Tensor>& mask, const Zoneout& zone, bool saving,
-                           int64_t onednn_from) {
-  const int64_t steps = xp.size(0), batch = xp.size(1), width = xp.size(2);
+                           int64_t onednn_from, const std::optional<Tensor>& lengths) {
+  TORCH_CHECK(xp.stride(2) == 1, "rnnkit native engine: xp's features must be contiguous");
+  const int64_t steps = xp.size(0), batch = xp.size(1);
   const int64_t hidden = initial[0].size(1), units = batch * hidden;  // one state at one step
   const size_t n = initial.size();
   auto cell = make_cell<scalar_t>(kind, flags, weights, steps, batch, saving, onednn_from, {});
@@ -125,8 +127,9 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
   }
   const Tensor h_in_buffer = torch::empty_like(initial[0]);
   const scalar_t* mask_p = mask ? ptr<scalar_t>(*mask) : nullptr;
+  const int64_t* lengths_p = lengths ? lengths->data_ptr<int64_t>() : nullptr;
   for (int64_t t = 0; t < steps; ++t) {
-    Step<scalar_t> step{t, ptr<scalar_t>(xp) + t * batch * width, nullptr, {}, {}};
+    Step<scalar_t> step{t, ptr<scalar_t>(xp) + t * xp.stride(0), xp.stride(1), nullptr, {}, {}};
     for (size_t j = 0; j < n; ++j) {
       step.prev[j] = ptr<scalar_t>(slots[j]) + t * units;
       step.made[j] = ptr<scalar_t>(made[j]) + (made_apart && !made_rows ? 0 : t * units);
@@ -145,6 +148,14 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
         zoneout_forward(step.prev[j] + u, step.made[j] + u, keep ? keep + u : nullptr,
                         static_cast<scalar_t>(zone.p), slot + u, hidden);
       });
+    }
+    // Past its length a row's output is zero. Its later states only feed its own later steps,
+    // which are past its length too, so nothing that counts reads the zeros.
+    for (int64_t b = 0; lengths_p != nullptr && b < batch; ++b) {
+      if (t >= lengths_p[b]) {
+        scalar_t* h = ptr<scalar_t>(slots[0]) + (t + d) * units + b * hidden;
+        std::fill(h, h + hidden, scalar_t(0));
+      }
     }
   }
   return {slots, made_apart && made_rows ? made : std::vector<Tensor>{}, cell->saved};
@@ -174,7 +185,7 @@ BackwardResult backward_loop(const std::string& kind, const std::vector<double>&
   for (int64_t t = steps - 1; t >= 0; --t) {
     const scalar_t* d_new[kMaxStates];
     scalar_t* d_prev[kMaxStates];
-    Step<scalar_t> step{t, nullptr, ptr<scalar_t>(h_in_all) + t * units, {}, {}};
+    Step<scalar_t> step{t, nullptr, 0, ptr<scalar_t>(h_in_all) + t * units, {}, {}};
     for (size_t j = 0; j < n; ++j) {
       scalar_t* d_after = ptr<scalar_t>(d_slots[j]) + (t + d) * units;
       d_prev[j] = ptr<scalar_t>(d_slots[j]) + t * units;
@@ -212,11 +223,11 @@ ForwardResult forward(const std::string& kind, const std::vector<double>& flags,
                       const std::vector<Tensor>& initial, const std::vector<Tensor>& weights,
                       int64_t dilation, const std::optional<Tensor>& mask,
                       const std::vector<Tensor>& keep, double zone_p, bool saving,
-                      int64_t onednn_from) {
+                      int64_t onednn_from, const std::optional<Tensor>& lengths) {
   ForwardResult result;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnkit_native_forward", [&] {
     result = forward_loop<scalar_t>(kind, flags, xp, initial, weights, dilation, mask,
-                                    Zoneout{keep, zone_p}, saving, onednn_from);
+                                    Zoneout{keep, zone_p}, saving, onednn_from, lengths);
   });
   return result;
 }
@@ -238,7 +249,8 @@ BackwardResult backward(const std::string& kind, const std::vector<double>& flag
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &rnnkit::forward, "all steps of one cell: (slots, made, saved)",
+  m.def("forward", &rnnkit::forward,
+        "all steps of one cell: (slots, made, saved); given lengths, outputs past them are zero",
         py::call_guard<py::gil_scoped_release>());
   m.def("backward", &rnnkit::backward, "backpropagation through time: (d_xp, pairs, others)",
         py::call_guard<py::gil_scoped_release>());

@@ -130,17 +130,17 @@ class GRUCell : public Cell<scalar_t> {
       const scalar_t* bias = b_hh_.defined() ? ptr<scalar_t>(b_hh_) : nullptr;
       products_[0].into(kept, this->state(s.h_in), bias, 0);
       for_each_row(batch_, 3 * H, [&](int64_t b) {
-        gru_after_forward_row(s.xp + b * 3 * H, kept.row(b), a.row(b), h_prev + b * H,
+        gru_after_forward_row(s.xp + b * s.xp_ld, kept.row(b), a.row(b), h_prev + b * H,
                               h_new + b * H, H);
       });
       return;
     }
     const Matrix<scalar_t> q = this->block(kept_, row, H, H);
-    products_[0].into({a.data, batch_, 2 * H, 3 * H}, this->state(s.h_in), s.xp, 3 * H);
+    products_[0].into({a.data, batch_, 2 * H, 3 * H}, this->state(s.h_in), s.xp, s.xp_ld);
     for_each_row(batch_, 3 * H, [&](int64_t b) {
       gru_before_gates_row(a.row(b), s.h_in + b * H, q.row(b), H);
     });
-    products_[1].into({a.data + 2 * H, batch_, H, 3 * H}, q, s.xp + 2 * H, 3 * H);
+    products_[1].into({a.data + 2 * H, batch_, H, 3 * H}, q, s.xp + 2 * H, s.xp_ld);
     for_each_row(batch_, 2 * H, [&](int64_t b) {
       scalar_t* g = a.row(b);
       tanh_and_keep_row(g + 2 * H, g + H, h_prev + b * H, h_new + b * H, H);

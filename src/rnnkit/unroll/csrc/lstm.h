@@ -29,24 +29,41 @@ struct Norm {
   scalar_t eps;
 };
 
+// The statistics and parameters of a row's layer norms: LN_r of W_hh h_in, and in inference
+// LN_i of the projected input (gain_i null: xp comes normalised).
+template <typename scalar_t>
+struct RowNorms {
+  const scalar_t* gain_r;
+  const scalar_t* stats_r;
+  const scalar_t* gain_i;
+  const scalar_t* bias_i;
+  const scalar_t* stats_i;
+};
+
 // One row forward. xp and rec: the projected input and W_hh h_in (4H each, gates i, f, g, o),
-// summed here; with layer norm rec enters as LN_r(rec), from its statistics stats_r and gain
-// gain_r. gates receives the activations. With layer norm, tanh_c receives tanh(LN_c(c)) and
-// stats_c LN_c's statistics.
-template <typename scalar_t, bool kPeephole, bool kLayerNorm>
+// summed here; with layer norm rec enters as LN_r(rec), and with kInputNorm xp as
+// LN_i(xp) + bias_i. gates receives the activations. With layer norm, tanh_c receives
+// tanh(LN_c(c)) and stats_c LN_c's statistics.
+template <typename scalar_t, bool kPeephole, bool kLayerNorm, bool kInputNorm>
 void lstm_forward_row(const scalar_t* __restrict xp, const scalar_t* __restrict rec,
-                      const scalar_t* __restrict gain_r, const scalar_t* __restrict stats_r,
-                      scalar_t* __restrict gates, const scalar_t* __restrict c_prev,
-                      scalar_t* __restrict c_new, scalar_t* __restrict tanh_c,
-                      scalar_t* __restrict h_new, const scalar_t* __restrict p_i,
-                      const scalar_t* __restrict p_f, const scalar_t* __restrict p_o,
-                      const Norm<scalar_t>& norm_c, scalar_t* __restrict stats_c,
-                      int64_t hidden) {
+                      const RowNorms<scalar_t>& norms, scalar_t* __restrict gates,
+                      const scalar_t* __restrict c_prev, scalar_t* __restrict c_new,
+                      scalar_t* __restrict tanh_c, scalar_t* __restrict h_new,
+                      const scalar_t* __restrict p_i, const scalar_t* __restrict p_f,
+                      const scalar_t* __restrict p_o, const Norm<scalar_t>& norm_c,
+                      scalar_t* __restrict stats_c, int64_t hidden) {
+  static_assert(kLayerNorm || !kInputNorm, "LN_i comes with layer norm");
   const int64_t H = hidden;
-  const scalar_t mean = kLayerNorm ? stats_r[0] : scalar_t(0);
-  const scalar_t rstd = kLayerNorm ? stats_r[1] : scalar_t(1);
+  const scalar_t* __restrict gain_r = norms.gain_r;
+  const scalar_t* __restrict gain_i = norms.gain_i;
+  const scalar_t* __restrict bias_i = norms.bias_i;
+  const scalar_t mean_r = kLayerNorm ? norms.stats_r[0] : scalar_t(0);
+  const scalar_t rstd_r = kLayerNorm ? norms.stats_r[1] : scalar_t(1);
+  const scalar_t mean_i = kInputNorm ? norms.stats_i[0] : scalar_t(0);
+  const scalar_t rstd_i = kInputNorm ? norms.stats_i[1] : scalar_t(1);
   const auto pre = [&](int64_t k) {  // the pre-activation of unit k of the 4H
-    return kLayerNorm ? xp[k] + (rec[k] - mean) * rstd * gain_r[k] : xp[k] + rec[k];
+    const scalar_t x = kInputNorm ? (xp[k] - mean_i) * rstd_i * gain_i[k] + bias_i[k] : xp[k];
+    return kLayerNorm ? x + (rec[k] - mean_r) * rstd_r * gain_r[k] : x + rec[k];
   };
   for (int64_t j = 0; j < H; ++j) {
     const scalar_t cp = c_prev[j];
@@ -117,9 +134,11 @@ class LSTMCell : public Cell<scalar_t> {
       Cell<scalar_t>::saved;
 
  public:
-  // flags: peephole, layer_norm, eps of LN_r, eps of LN_c. weights: W_hh; p_i, p_f, p_o with
-  // peepholes; gain_r, gain_c, bias_c with layer norm. saved: gates, tanh(c), and with layer norm
-  // W_hh h_in and both norms' statistics; or empty (forward).
+  // flags: peephole, layer_norm, eps of LN_r, eps of LN_c, and in inference, where the loop
+  // applies LN_i to the projected input, eps of LN_i. weights: W_hh; p_i, p_f, p_o with
+  // peepholes; gain_r, gain_c, bias_c with layer norm; gain_i and the bias after LN_i (b_ih +
+  // b_hh) with LN_i. saved: gates, tanh(c), and with layer norm W_hh h_in and both norms'
+  // statistics; or empty (forward).
   LSTMCell(const std::vector<double>& flags, const std::vector<Tensor>& weights, int64_t steps,
            int64_t batch, bool saving, int64_t onednn_from,
            const std::vector<Tensor>& saved_before)
@@ -135,6 +154,10 @@ class LSTMCell : public Cell<scalar_t> {
       norm_r_ = {ptr<scalar_t>(parameters_[at]), nullptr, static_cast<scalar_t>(flags[2])};
       norm_c_ = {ptr<scalar_t>(parameters_[at + 1]), ptr<scalar_t>(parameters_[at + 2]),
                  static_cast<scalar_t>(flags[3])};
+      if (flags.size() > 4) {
+        norm_i_ = {ptr<scalar_t>(parameters_[at + 3]), ptr<scalar_t>(parameters_[at + 4]),
+                   static_cast<scalar_t>(flags[4])};
+      }
     }
     saved = saved_before;
     if (saved.empty() && !layer_norm_) scratch_ = weights[0].new_empty({batch, 4 * hidden_});
@@ -163,13 +186,18 @@ class LSTMCell : public Cell<scalar_t> {
     const auto row_fn = forward_row();
     for_each_row(batch_, 4 * H, [&](int64_t b) {
       const int64_t u = b * H, g = 4 * u;
+      scalar_t stats_i[2];
+      RowNorms<scalar_t> norms{norm_r_.gain, nullptr, norm_i_.gain, norm_i_.bias, stats_i};
       if (layer_norm_) {
+        norms.stats_r = stats_r + 2 * b;
         layer_norm_stats(rec + g, 4 * H, norm_r_.eps, stats_r + 2 * b);
         if (keep_raw) std::copy(rec + g, rec + g + 4 * H, raw + g);
       }
-      row_fn(s.xp + g, rec + g, norm_r_.gain, stats_r ? stats_r + 2 * b : nullptr, a.row(b),
-             s.prev[1] + u, s.made[1] + u, tc.row(b), s.made[0] + u, peep(0), peep(1), peep(2),
-             norm_c_, stats_c ? stats_c + 2 * b : nullptr, H);
+      const scalar_t* xp = s.xp + b * s.xp_ld;
+      if (norm_i_.gain != nullptr) layer_norm_stats(xp, 4 * H, norm_i_.eps, stats_i);
+      row_fn(xp, rec + g, norms, a.row(b), s.prev[1] + u, s.made[1] + u, tc.row(b),
+             s.made[0] + u, peep(0), peep(1), peep(2), norm_c_,
+             stats_c ? stats_c + 2 * b : nullptr, H);
     });
   }
 
@@ -257,16 +285,19 @@ class LSTMCell : public Cell<scalar_t> {
     }
   }
 
-  using ForwardRow = decltype(&lstm_forward_row<scalar_t, false, false>);
+  using ForwardRow = decltype(&lstm_forward_row<scalar_t, false, false, false>);
   using BackwardRow = decltype(&lstm_backward_row<scalar_t, false, false>);
 
   ForwardRow forward_row() const {
+    const bool input_norm = norm_i_.gain != nullptr;
     if (peephole_) {
-      return layer_norm_ ? lstm_forward_row<scalar_t, true, true>
-                         : lstm_forward_row<scalar_t, true, false>;
+      if (!layer_norm_) return lstm_forward_row<scalar_t, true, false, false>;
+      return input_norm ? lstm_forward_row<scalar_t, true, true, true>
+                        : lstm_forward_row<scalar_t, true, true, false>;
     }
-    return layer_norm_ ? lstm_forward_row<scalar_t, false, true>
-                       : lstm_forward_row<scalar_t, false, false>;
+    if (!layer_norm_) return lstm_forward_row<scalar_t, false, false, false>;
+    return input_norm ? lstm_forward_row<scalar_t, false, true, true>
+                      : lstm_forward_row<scalar_t, false, true, false>;
   }
 
   BackwardRow backward_row() const {
@@ -281,7 +312,7 @@ class LSTMCell : public Cell<scalar_t> {
   bool peephole_, layer_norm_, saving_;
   Product<scalar_t> forward_product_, backward_product_;  // h_in @ W_hh^T, d @ W_hh
   std::vector<Tensor> parameters_;                        // every weight but W_hh
-  Norm<scalar_t> norm_r_{}, norm_c_{};
+  Norm<scalar_t> norm_r_{}, norm_c_{}, norm_i_{};  // norm_i_: LN_i in inference, or none
   Tensor d_gates_;   // (T, B, 4H): da, which is also the projected input's gradient
   Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
   Tensor d_norm_c_;  // layer norm: (T, B, H), d LN_c(c)

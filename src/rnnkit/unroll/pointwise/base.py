@@ -52,6 +52,18 @@ class Kernel:
         raise NotImplementedError
 
     @staticmethod
+    def loop_norm(cell: RecurrentCell) -> tuple[Tensor, Tensor, float] | None:
+        """The layer norm ``project`` ends with, as (gain, shift, eps), for a loop that applies
+        it to each step's rows as it reaches them, after ``project_before_norm`` (the compiled
+        loop does in inference, sparing a pass over all steps and its buffer); None if none."""
+        return None
+
+    @staticmethod
+    def project_before_norm(cell: RecurrentCell, x: Tensor) -> Tensor:
+        """``project`` without the layer norm of ``loop_norm``."""
+        raise NotImplementedError
+
+    @staticmethod
     def project(cell: RecurrentCell, x: Tensor) -> Tensor:
         """``W_ih x + b_ih + b_hh`` for a time-major ``x`` (T, B, I): one GEMM for all steps."""
         if type(cell).project_input is RecurrentCell.project_input:  # plain W_ih x + b_ih

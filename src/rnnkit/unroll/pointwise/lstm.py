@@ -44,14 +44,25 @@ class LSTMKernel(Kernel):
 
     @staticmethod
     def project(cell, x: Tensor) -> Tensor:
-        bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
-        if not cell.layer_norm:
-            return linear(x, cell.weight_ih, bias)  # the plain W_ih x + b_ih + b_hh, one GEMM
+        if not cell.layer_norm:  # the plain W_ih x + b_ih + b_hh, one GEMM
+            bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+            return linear(x, cell.weight_ih, bias)
         # LN_i(W_ih x) + b_ih + b_hh: the cell's project_input plus the recurrent bias, as one
         # GEMM on oneDNN and one layer norm whose shift is both biases (LN_i has none of its own)
-        norm = cell.norm_input
-        return F.layer_norm(linear(x, cell.weight_ih), norm.normalized_shape, norm.weight, bias,
-                            norm.eps)  # fmt: skip
+        gain, shift, eps = LSTMKernel.loop_norm(cell)
+        return F.layer_norm(LSTMKernel.project_before_norm(cell, x), gain.shape, gain, shift, eps)
+
+    @staticmethod
+    def loop_norm(cell) -> tuple[Tensor, Tensor, float] | None:
+        if not cell.layer_norm:
+            return None
+        gain = cell.norm_input.weight
+        shift = torch.zeros_like(gain) if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
+        return gain, shift, cell.norm_input.eps
+
+    @staticmethod
+    def project_before_norm(cell, x: Tensor) -> Tensor:
+        return linear(x, cell.weight_ih)
 
     @staticmethod
     def weights(cell) -> list[Tensor]:

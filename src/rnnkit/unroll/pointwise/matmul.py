@@ -41,10 +41,12 @@ class MatMul:
         self.onednn = _onednn_fits(weight, rows)
         self.weight = weight.contiguous() if self.onednn else weight
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``x @ weight.T (+ bias)``; the bias is added inside the product, not in a pass of its
+        own over the result."""
         if self.onednn:
-            return _linear(x.contiguous(), self.weight, None, "none", [], "")
-        return x @ self.weight.T
+            return _linear(x.contiguous(), self.weight, bias, "none", [], "")
+        return x @ self.weight.T if bias is None else torch.addmm(bias, x, self.weight.T)
 
     def into(self, out: Tensor, x: Tensor, add: Tensor | None = None) -> Tensor:
         """``out = add + x @ weight.T`` (``add`` broadcasts, e.g. a bias)."""
@@ -95,9 +97,7 @@ class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         rows = x.reshape(-1, x.shape[-1])
-        out = MatMul(weight, rows.shape[0])(rows)
-        if bias is not None:
-            out += bias
+        out = MatMul(weight, rows.shape[0])(rows, bias)
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         return out.reshape(*x.shape[:-1], weight.shape[0])
