@@ -91,18 +91,24 @@ class NativeRun(Run):
     loop_norm: tuple[Tensor, Tensor, float] | None = None
 
     def project(self, cell, x: Tensor, graph: bool) -> Tensor:
-        """In inference the loop applies the projection's closing layer norm (the layer-norm
-        LSTM's LN_i) itself, to each row as it reaches it."""
-        self.loop_norm = None if graph else self.kernel_class.loop_norm(cell)
+        """The loop applies the projection's closing layer norm (the layer-norm LSTM's LN_i)
+        itself, to each step's rows as it reaches them, and its backward too: no pass over all
+        steps and no (T, B, G) buffer of its own either way."""
+        self.loop_norm = self.kernel_class.loop_norm(cell)
         if self.loop_norm is None:
             return super().project(cell, x, graph)
         return self.kernel_class.project_before_norm(cell, x)
 
-    def forward(self, xp: Tensor, initial: list[Tensor], weights: list[Tensor], saving: bool):
+    def weights(self, cell) -> list[Tensor]:
+        weights = super().weights(cell)
+        return weights if self.loop_norm is None else [*weights, *self.loop_norm[:2]]
+
+    def _cell(self) -> tuple[str, list[float]]:
         kind, flags = native_cell(self.kernel_class, self.config)
-        if self.loop_norm is not None:
-            gain, shift, eps = self.loop_norm
-            weights, flags = [*weights, gain, shift], [*flags, eps]
+        return kind, flags if self.loop_norm is None else [*flags, self.loop_norm[2]]
+
+    def forward(self, xp: Tensor, initial: list[Tensor], weights: list[Tensor], saving: bool):
+        kind, flags = self._cell()
         weights = [w.contiguous() for w in weights]
         # inference: the loop zeroes the outputs past the lengths as it goes (training leaves it
         # to autograd's masking, whose backward zeroes their gradients)
@@ -115,10 +121,12 @@ class NativeRun(Run):
         self.zeroed_padding = lengths is not None
         if not made:  # no zoneout (or inference, where nothing reads them): the slots
             made = [slot[self.dilation :] for slot in slots]
+        if saving and self.loop_norm is not None:  # LN_i's backward reads its input
+            saved = [*saved, xp]
         return slots, made, CompiledBuffers(weights, saved)
 
     def backward(self, kernel: CompiledBuffers, slots, made, d_out, d_finals):
-        kind, flags = native_cell(self.kernel_class, self.config)
+        kind, flags = self._cell()
         d_slots = self.seed_gradients(slots, d_out, d_finals)
         d_xp, pairs, others = native_module().backward(
             kind, flags, kernel.weights, self.dilation, *self._masks(slots[0]),

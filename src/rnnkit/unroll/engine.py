@@ -108,14 +108,14 @@ def engine_unroll(
         xp = run.project(cell, x.transpose(0, 1), graph)
     else:  # projected as x lies (no time-major copy of x) and read time-major through a view
         xp = run.project(cell, x, graph).transpose(0, 1)
-    tensors = [xp, *initial, *kernel.weights(cell)]
+    tensors = [xp, *initial, *run.weights(cell)]
     if graph:
         out, *finals = _EngineFunction.apply(run, *tensors)
         if lengths is not None:
             out = out.masked_fill(~_time_major_mask(lengths, steps), 0.0)
     else:
         with torch.no_grad():  # inference: keep nothing for a backward
-            states, _, _ = run.forward(xp, initial, kernel.weights(cell), saving=False)
+            states, _, _ = run.forward(xp, initial, run.weights(cell), saving=False)
             out, *finals = run.outputs(states)
             if lengths is not None and not run.zeroed_padding:  # the loop's own buffer
                 out.masked_fill_(~_time_major_mask(lengths, steps), 0.0)

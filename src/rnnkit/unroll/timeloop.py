@@ -31,6 +31,10 @@ class Run:
         records this call."""
         return self.kernel_class.project(cell, x)
 
+    def weights(self, cell) -> list[Tensor]:
+        """The weights the loops read (``forward``'s), whose gradients ``backward`` returns."""
+        return self.kernel_class.weights(cell)
+
     def forward(self, xp: Tensor, initial: list[Tensor], weights: list[Tensor], saving: bool):
         """Run all steps. Returns the state slots ``(T + d, B, H)`` per state, the states as the
         cell made them before zoneout (``(T, B, H)``; the slots' views when there is no zoneout)

@@ -33,11 +33,11 @@ void layer_norm_row(const scalar_t* __restrict x, int64_t n, scalar_t eps,
   }
 }
 
-// dx from dy, for the row x whose statistics the forward kept.
+// dx from dy, for the row x whose statistics the forward kept. dx may be dy.
 template <typename scalar_t>
-void layer_norm_backward_row(const scalar_t* __restrict dy, const scalar_t* __restrict x,
+void layer_norm_backward_row(const scalar_t* dy, const scalar_t* __restrict x,
                              const scalar_t* __restrict stats, const scalar_t* __restrict gain,
-                             int64_t n, scalar_t* __restrict dx) {
+                             int64_t n, scalar_t* dx) {
   const scalar_t mean = stats[0], rstd = stats[1];
   scalar_t sum = 0, dot = 0;
   for (int64_t j = 0; j < n; ++j) {

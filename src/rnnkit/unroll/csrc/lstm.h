@@ -134,11 +134,12 @@ class LSTMCell : public Cell<scalar_t> {
       Cell<scalar_t>::saved;
 
  public:
-  // flags: peephole, layer_norm, eps of LN_r, eps of LN_c, and in inference, where the loop
-  // applies LN_i to the projected input, eps of LN_i. weights: W_hh; p_i, p_f, p_o with
-  // peepholes; gain_r, gain_c, bias_c with layer norm; gain_i and the bias after LN_i (b_ih +
-  // b_hh) with LN_i. saved: gates, tanh(c), and with layer norm W_hh h_in and both norms'
-  // statistics; or empty (forward).
+  // flags: peephole, layer_norm, eps of LN_r, eps of LN_c, and where the loop applies LN_i to
+  // the projected input itself, eps of LN_i. weights: W_hh; p_i, p_f, p_o with peepholes;
+  // gain_r, gain_c, bias_c with layer norm; gain_i and the shift after LN_i (b_ih + b_hh) with
+  // LN_i. saved: gates, tanh(c), and with layer norm W_hh h_in and the statistics of LN_r, LN_c
+  // (and LN_i), the backward's list ending with the projected input before LN_i; or empty
+  // (forward).
   LSTMCell(const std::vector<double>& flags, const std::vector<Tensor>& weights, int64_t steps,
            int64_t batch, bool saving, int64_t onednn_from,
            const std::vector<Tensor>& saved_before)
@@ -169,6 +170,7 @@ class LSTMCell : public Cell<scalar_t> {
         saved.push_back(w.new_empty({rows, batch, 4 * H}));  // W_hh h_in, before LN_r
         saved.push_back(w.new_empty({rows, batch, 2}));      // LN_r's (mean, rstd)
         saved.push_back(w.new_empty({rows, batch, 2}));      // LN_c's
+        if (norm_i_.gain != nullptr) saved.push_back(w.new_empty({rows, batch, 2}));  // LN_i's
       }
     }
   }
@@ -186,7 +188,7 @@ class LSTMCell : public Cell<scalar_t> {
     const auto row_fn = forward_row();
     for_each_row(batch_, 4 * H, [&](int64_t b) {
       const int64_t u = b * H, g = 4 * u;
-      scalar_t stats_i[2];
+      scalar_t* stats_i = norm_i_.gain != nullptr ? buffer(5, row, 2).row(b) : nullptr;
       RowNorms<scalar_t> norms{norm_r_.gain, nullptr, norm_i_.gain, norm_i_.bias, stats_i};
       if (layer_norm_) {
         norms.stats_r = stats_r + 2 * b;
@@ -194,7 +196,7 @@ class LSTMCell : public Cell<scalar_t> {
         if (keep_raw) std::copy(rec + g, rec + g + 4 * H, raw + g);
       }
       const scalar_t* xp = s.xp + b * s.xp_ld;
-      if (norm_i_.gain != nullptr) layer_norm_stats(xp, 4 * H, norm_i_.eps, stats_i);
+      if (stats_i != nullptr) layer_norm_stats(xp, 4 * H, norm_i_.eps, stats_i);
       row_fn(xp, rec + g, norms, a.row(b), s.prev[1] + u, s.made[1] + u, tc.row(b),
              s.made[0] + u, peep(0), peep(1), peep(2), norm_c_,
              stats_c ? stats_c + 2 * b : nullptr, H);
@@ -263,6 +265,17 @@ class LSTMCell : public Cell<scalar_t> {
       sums(d_norm, H, made_all[1].contiguous(), ptr<scalar_t>(saved[4]), H);
       sums(d_norm, H, Tensor(), nullptr, H);
     }
+    if (norm_i_.gain != nullptr) {  // LN_i's gain and shift, then da through LN_i, in place
+      const Tensor xp = saved.back().contiguous();
+      const scalar_t* stats_i = ptr<scalar_t>(saved[5]);
+      sums(da, 4 * H, xp, stats_i, 4 * H);
+      sums(da, 4 * H, Tensor(), nullptr, 4 * H);
+      scalar_t* d = ptr<scalar_t>(d_gates_);
+      for_each_row(rows, 4 * H, [&](int64_t r) {
+        layer_norm_backward_row(d + r * 4 * H, ptr<scalar_t>(xp) + r * 4 * H, stats_i + 2 * r,
+                                norm_i_.gain, 4 * H, d + r * 4 * H);
+      });
+    }
     return grads;
   }
 
@@ -313,7 +326,7 @@ class LSTMCell : public Cell<scalar_t> {
   Product<scalar_t> forward_product_, backward_product_;  // h_in @ W_hh^T, d @ W_hh
   std::vector<Tensor> parameters_;                        // every weight but W_hh
   Norm<scalar_t> norm_r_{}, norm_c_{}, norm_i_{};  // norm_i_: LN_i in inference, or none
-  Tensor d_gates_;   // (T, B, 4H): da, which is also the projected input's gradient
+  Tensor d_gates_;   // (T, B, 4H): da, the projected input's gradient (with LN_i, once finished)
   Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
   Tensor d_norm_c_;  // layer norm: (T, B, H), d LN_c(c)
   Tensor scratch_;  // forward without layer norm: (B, 4H), W_hh h_in
