@@ -209,9 +209,9 @@ class LSTMCell : public Cell<scalar_t> {
     if (!d_gates_.defined()) allocate_backward();
     const Matrix<scalar_t> gates = buffer(0, s.t, 4 * H), tc = buffer(1, s.t, H);
     const Matrix<scalar_t> da = this->block(ptr<scalar_t>(d_gates_), s.t, 4 * H, 4 * H);
+    const Matrix<scalar_t> d_norm = this->state(layer_norm_ ? ptr<scalar_t>(d_norm_c_) : nullptr);
     const scalar_t *dh = d_new[0], *dc = d_new[1];
     if (layer_norm_) {  // the gradient reaching c through LN_c, which needs whole rows
-      const Matrix<scalar_t> d_norm = this->block(ptr<scalar_t>(d_norm_c_), s.t, H, H);
       const Matrix<scalar_t> stats_c = buffer(4, s.t, 2), dc_norm = this->state(dc_norm_);
       for_each_row(batch_, H, [&](int64_t b) {
         lstm_norm_grad_row(gates.row(b) + 3 * H, tc.row(b), dh + b * H, d_norm.row(b), H);
@@ -228,55 +228,31 @@ class LSTMCell : public Cell<scalar_t> {
              layer_norm_ ? dc_norm_ + u : nullptr, d_prev[1] + u, d, d + H, d + 2 * H, d + 3 * H,
              peep(0), peep(1), peep(2), H);
     });
-    if (!layer_norm_) {
+    if (layer_norm_) {  // dh_in through LN_r
+      const Matrix<scalar_t> raw = buffer(2, s.t, 4 * H), stats_r = buffer(3, s.t, 2);
+      const Matrix<scalar_t> d_raw = this->block(ptr<scalar_t>(d_raw_), s.t, 4 * H, 4 * H);
+      for_each_row(batch_, 4 * H, [&](int64_t b) {
+        layer_norm_backward_row(da.row(b), raw.row(b), stats_r.row(b), norm_r_.gain, 4 * H,
+                                d_raw.row(b));
+      });
+      backward_product_.accumulate(this->state(d_h_in), d_raw);
+    } else {
       backward_product_.accumulate(this->state(d_h_in), da);
-      return;
     }
-    const Matrix<scalar_t> raw = buffer(2, s.t, 4 * H), stats_r = buffer(3, s.t, 2);
-    const Matrix<scalar_t> d_raw = this->block(ptr<scalar_t>(d_raw_), s.t, 4 * H, 4 * H);
-    for_each_row(batch_, 4 * H, [&](int64_t b) {
-      layer_norm_backward_row(da.row(b), raw.row(b), stats_r.row(b), norm_r_.gain, 4 * H,
-                              d_raw.row(b));
-    });
-    backward_product_.accumulate(this->state(d_h_in), d_raw);
-  }
-
-  Grads finish(const Tensor& h_in_all, const std::vector<Tensor>& prev_all,
-               const std::vector<Tensor>& made_all, const std::vector<Tensor>&) override {
-    const int64_t H = hidden_, rows = steps_ * batch_;
-    Grads grads{d_gates_, {layer_norm_ ? d_raw_ : d_gates_, h_in_all}, {}};
-    const scalar_t* da = ptr<scalar_t>(d_gates_);
-    // a per-unit parameter's gradient: sum over steps and rows of d times x (normalised by stats)
-    auto sums = [&](const scalar_t* d, int64_t d_ld, const Tensor& x, const scalar_t* stats,
-                    int64_t n) {
-      Tensor out = d_gates_.new_empty({n});
-      column_sums(d, d_ld, x.defined() ? ptr<scalar_t>(x) : nullptr, n, stats, rows, n,
-                  ptr<scalar_t>(out));
-      grads.others.push_back(out);
-    };
-    if (peephole_) {  // p_i and p_f look at c_prev, p_o at c
-      sums(da, 4 * H, prev_all[1], nullptr, H);
-      sums(da + H, 4 * H, prev_all[1], nullptr, H);
-      sums(da + 3 * H, 4 * H, made_all[1], nullptr, H);
-    }
-    if (layer_norm_) {  // the gains times the normalised inputs, and LN_c's bias
-      sums(da, 4 * H, saved[2], ptr<scalar_t>(saved[3]), 4 * H);
-      const scalar_t* d_norm = ptr<scalar_t>(d_norm_c_);
-      sums(d_norm, H, made_all[1].contiguous(), ptr<scalar_t>(saved[4]), H);
-      sums(d_norm, H, Tensor(), nullptr, H);
-    }
-    if (norm_i_.gain != nullptr) {  // LN_i's gain and shift, then da through LN_i, in place
-      const Tensor xp = saved.back().contiguous();
-      const scalar_t* stats_i = ptr<scalar_t>(saved[5]);
-      sums(da, 4 * H, xp, stats_i, 4 * H);
-      sums(da, 4 * H, Tensor(), nullptr, 4 * H);
-      scalar_t* d = ptr<scalar_t>(d_gates_);
-      for_each_row(rows, 4 * H, [&](int64_t r) {
-        layer_norm_backward_row(d + r * 4 * H, ptr<scalar_t>(xp) + r * 4 * H, stats_i + 2 * r,
-                                norm_i_.gain, 4 * H, d + r * 4 * H);
+    add_column_sums(parameter_sums(s, da, d_norm), batch_);
+    if (norm_i_.gain != nullptr) {  // da through LN_i, in place: the projected input's gradient
+      const scalar_t* xp = ptr<scalar_t>(xp_) + s.t * batch_ * 4 * H;
+      const scalar_t* stats_i = buffer(5, s.t, 2).data;
+      for_each_row(batch_, 4 * H, [&](int64_t b) {
+        layer_norm_backward_row(da.row(b), xp + b * 4 * H, stats_i + 2 * b, norm_i_.gain, 4 * H,
+                                da.row(b));
       });
     }
-    return grads;
+  }
+
+  Grads finish(const Tensor& h_in_all, const std::vector<Tensor>&, const std::vector<Tensor>&,
+               const std::vector<Tensor>&) override {
+    return {d_gates_, {layer_norm_ ? d_raw_ : d_gates_, h_in_all}, parameter_grads_};
   }
 
  private:
@@ -288,14 +264,46 @@ class LSTMCell : public Cell<scalar_t> {
     return peephole_ ? ptr<scalar_t>(parameters_[k]) : nullptr;
   }
 
+  // This step's share of every per-unit parameter's gradient (weights' order): the peepholes
+  // times the cell state they look at, the norms' gains times their normalised inputs, LN_c's
+  // bias and the shift after LN_i.
+  std::vector<ColumnSum<scalar_t>> parameter_sums(const Step<scalar_t>& s,
+                                                  const Matrix<scalar_t>& da,
+                                                  const Matrix<scalar_t>& d_norm) const {
+    const int64_t H = hidden_, G = 4 * H;
+    std::vector<ColumnSum<scalar_t>> sums;
+    // each sum goes to the next parameter's gradient, in weights' order
+    auto out = [&] { return ptr<scalar_t>(parameter_grads_[sums.size()]); };
+    if (peephole_) {  // p_i and p_f look at c_prev, p_o at c
+      sums.push_back({da.data, G, s.prev[1], H, nullptr, H, out()});
+      sums.push_back({da.data + H, G, s.prev[1], H, nullptr, H, out()});
+      sums.push_back({da.data + 3 * H, G, s.made[1], H, nullptr, H, out()});
+    }
+    if (layer_norm_) {
+      sums.push_back({da.data, G, buffer(2, s.t, G).data, G, buffer(3, s.t, 2).data, G, out()});
+      sums.push_back({d_norm.data, H, s.made[1], H, buffer(4, s.t, 2).data, H, out()});
+      sums.push_back({d_norm.data, H, nullptr, 0, nullptr, H, out()});
+    }
+    if (norm_i_.gain != nullptr) {
+      const scalar_t* xp = ptr<scalar_t>(xp_) + s.t * batch_ * G;
+      sums.push_back({da.data, G, xp, G, buffer(5, s.t, 2).data, G, out()});
+      sums.push_back({da.data, G, nullptr, 0, nullptr, G, out()});
+    }
+    return sums;
+  }
+
   void allocate_backward() {
     d_gates_ = torch::empty_like(saved[0]);
+    for (size_t k = 0; k < parameters_.size(); ++k) {
+      parameter_grads_.push_back(torch::zeros_like(parameters_[k]));
+    }
     if (layer_norm_) {
       d_raw_ = torch::empty_like(saved[0]);
-      d_norm_c_ = torch::empty_like(saved[1]);
+      d_norm_c_ = saved[1].new_empty({batch_, hidden_});
       dc_norm_buffer_ = saved[1].new_empty({batch_, hidden_});
       dc_norm_ = ptr<scalar_t>(dc_norm_buffer_);
     }
+    if (norm_i_.gain != nullptr) xp_ = saved.back().contiguous();
   }
 
   using ForwardRow = decltype(&lstm_forward_row<scalar_t, false, false, false>);
@@ -328,7 +336,9 @@ class LSTMCell : public Cell<scalar_t> {
   Norm<scalar_t> norm_r_{}, norm_c_{}, norm_i_{};  // norm_i_: LN_i in inference, or none
   Tensor d_gates_;   // (T, B, 4H): da, the projected input's gradient (with LN_i, once finished)
   Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
-  Tensor d_norm_c_;  // layer norm: (T, B, H), d LN_c(c)
+  Tensor d_norm_c_;  // layer norm: (B, H), this step's d LN_c(c)
+  Tensor xp_;        // LN_i: (T, B, 4H), the projected input before it
+  std::vector<Tensor> parameter_grads_;  // the gradients of parameters_, summed step by step
   Tensor scratch_;  // forward without layer norm: (B, 4H), W_hh h_in
   Tensor dc_norm_buffer_;
   scalar_t* dc_norm_ = nullptr;  // layer norm: (B, H), the gradient reaching c through LN_c

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace rnnkit {
 
@@ -47,28 +48,45 @@ void tanh_and_keep_row(scalar_t* __restrict u, const scalar_t* __restrict keep,
   }
 }
 
-// The gradient of a per-unit parameter, summed over all rows of all steps without a temporary:
-//   out[j] = sum over r of d[r][j] * x[r][j]                with x,
-//            sum over r of d[r][j] * (x[r][j] - m_r) s_r    with x and stats (m_r, s_r) per row,
-//            sum over r of d[r][j]                          without x.
-// Threads split the columns, each summing every row of its own, so no two write the same sum.
+// One per-unit parameter's gradient, summed over the rows of a step:
+//   out[j] += sum over rows r of d[r][j] * x[r][j]                      with x,
+//             sum over rows r of d[r][j] * (x[r][j] - m_r) s_r          with x and stats (m, s),
+//             sum over rows r of d[r][j]                                without x.
 template <typename scalar_t>
-void column_sums(const scalar_t* d, int64_t d_ld, const scalar_t* x, int64_t x_ld,
-                 const scalar_t* stats, int64_t rows, int64_t n, scalar_t* out) {
+struct ColumnSum {
+  const scalar_t* d;
+  int64_t d_ld;
+  const scalar_t* x;
+  int64_t x_ld;
+  const scalar_t* stats;  // (mean, rstd) per row
+  int64_t n;
+  scalar_t* out;
+};
+
+// Every sum of a step in one parallel pass, while the step's rows are in cache. Threads split
+// the columns of all the sums together, so no two write the same one.
+template <typename scalar_t>
+void add_column_sums(const std::vector<ColumnSum<scalar_t>>& sums, int64_t rows) {
+  int64_t total = 0;
+  for (const auto& s : sums) total += s.n;
   const int64_t grain = std::max<int64_t>(16, kUnitsPerTask / std::max<int64_t>(rows, 1));
-  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
-    std::fill(out + begin, out + end, scalar_t(0));
-    for (int64_t r = 0; r < rows; ++r) {
-      const scalar_t* __restrict dr = d + r * d_ld;
-      scalar_t* __restrict o = out;
-      if (x == nullptr) {
-        for (int64_t j = begin; j < end; ++j) o[j] += dr[j];
-        continue;
+  at::parallel_for(0, total, grain, [&](int64_t begin, int64_t end) {
+    int64_t offset = 0;
+    for (const auto& s : sums) {
+      const int64_t lo = std::max<int64_t>(begin - offset, 0), hi = std::min(end - offset, s.n);
+      offset += s.n;
+      scalar_t* __restrict out = s.out;
+      for (int64_t r = 0; r < rows && lo < hi; ++r) {
+        const scalar_t* __restrict dr = s.d + r * s.d_ld;
+        if (s.x == nullptr) {
+          for (int64_t j = lo; j < hi; ++j) out[j] += dr[j];
+          continue;
+        }
+        const scalar_t* __restrict xr = s.x + r * s.x_ld;
+        const scalar_t mean = s.stats ? s.stats[2 * r] : scalar_t(0);
+        const scalar_t scale = s.stats ? s.stats[2 * r + 1] : scalar_t(1);
+        for (int64_t j = lo; j < hi; ++j) out[j] += dr[j] * (xr[j] - mean) * scale;
       }
-      const scalar_t* __restrict xr = x + r * x_ld;
-      const scalar_t mean = stats ? stats[2 * r] : scalar_t(0);
-      const scalar_t scale = stats ? stats[2 * r + 1] : scalar_t(1);
-      for (int64_t j = begin; j < end; ++j) o[j] += dr[j] * (xr[j] - mean) * scale;
     }
   });
 }
