@@ -90,13 +90,13 @@ class NativeRun(Run):
 
     loop_norm: tuple[Tensor, Tensor, float] | None = None
 
-    def project(self, cell, x: Tensor, graph: bool) -> Tensor:
+    def project(self, cell, x: Tensor) -> Tensor:
         """The loop applies the projection's closing layer norm (the layer-norm LSTM's LN_i)
         itself, to each step's rows as it reaches them, and its backward too: no pass over all
         steps and no (T, B, G) buffer of its own either way."""
         self.loop_norm = self.kernel_class.loop_norm(cell)
         if self.loop_norm is None:
-            return super().project(cell, x, graph)
+            return super().project(cell, x)
         return self.kernel_class.project_before_norm(cell, x)
 
     def weights(self, cell) -> list[Tensor]:

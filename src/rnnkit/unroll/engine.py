@@ -104,10 +104,9 @@ def engine_unroll(
     graph = torch.is_grad_enabled() and any(
         t.requires_grad for t in (x, *initial, *cell.parameters())
     )
-    if graph:  # (T, B, G): time-major, one GEMM
-        xp = run.project(cell, x.transpose(0, 1), graph)
-    else:  # projected as x lies (no time-major copy of x) and read time-major through a view
-        xp = run.project(cell, x, graph).transpose(0, 1)
+    # (T, B, G), one GEMM. Inference projects x as it lies (no time-major copy of x) and reads
+    # it through a view; training projects time-major, the layout of the gradient the loop returns
+    xp = run.project(cell, x.transpose(0, 1)) if graph else run.project(cell, x).transpose(0, 1)
     tensors = [xp, *initial, *run.weights(cell)]
     if graph:
         out, *finals = _EngineFunction.apply(run, *tensors)

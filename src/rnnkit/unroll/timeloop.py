@@ -26,9 +26,9 @@ class Run:
         self.zone = zone  # None, a float p (evaluation) or per-state keep masks (training)
         self.zeroed_padding = False  # whether forward left zeros in the outputs past lengths
 
-    def project(self, cell, x: Tensor, graph: bool) -> Tensor:
-        """The projected input of all steps (T, B, G) for a time-major x; graph: autograd
-        records this call."""
+    def project(self, cell, x: Tensor) -> Tensor:
+        """The projected input of all steps, ``(..., G)`` for ``x`` of ``(..., I)`` in either
+        layout (time-major or batch-major: the projection is row by row)."""
         return self.kernel_class.project(cell, x)
 
     def weights(self, cell) -> list[Tensor]:

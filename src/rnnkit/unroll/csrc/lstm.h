@@ -1,7 +1,8 @@
 // The LSTM, with any of peepholes and layer norm: the compiled counterpart of
 // unroll/pointwise/lstm.py.
 //
-//   a = xp_t + W_hh h_in                  gates stacked i, f, g, o  (layer norm: xp_t + LN_r(.))
+//   a = xp_t + W_hh h_in                  gates stacked i, f, g, o
+//       (layer norm: LN_i(xp_t) + b + LN_r(W_hh h_in), LN_i here or already in xp_t)
 //   i, f = sigmoid(a_i + p_i c_prev, a_f + p_f c_prev),  g = tanh(a_g)
 //   c = f c_prev + i g
 //   o = sigmoid(a_o + p_o c),  h = o tanh(c)          (layer norm: o tanh(LN_c(c)))
@@ -11,7 +12,8 @@
 //   da_o = dh tanh(c) o (1 - o)
 //   dc' = dc + LN_c'(dh o (1 - tanh^2)) + p_o da_o
 //   da_i = dc' g i (1 - i),  da_f = dc' c_prev f (1 - f),  da_g = dc' i (1 - g^2)
-//   dc_prev += dc' f + p_i da_i + p_f da_f,   dh_in += LN_r'(da) @ W_hh
+//   dc_prev += dc' f + p_i da_i + p_f da_f,   dh_in += LN_r'(da) @ W_hh,   dxp = LN_i'(da)
+// and the per-unit parameters' gradients summed over the step's rows.
 #pragma once
 
 #include "cell.h"
@@ -29,8 +31,8 @@ struct Norm {
   scalar_t eps;
 };
 
-// The statistics and parameters of a row's layer norms: LN_r of W_hh h_in, and in inference
-// LN_i of the projected input (gain_i null: xp comes normalised).
+// The statistics and parameters of a row's layer norms: LN_r of W_hh h_in, and LN_i of the
+// projected input where the loop applies it (gain_i null: xp comes normalised).
 template <typename scalar_t>
 struct RowNorms {
   const scalar_t* gain_r;
@@ -333,7 +335,7 @@ class LSTMCell : public Cell<scalar_t> {
   bool peephole_, layer_norm_, saving_;
   Product<scalar_t> forward_product_, backward_product_;  // h_in @ W_hh^T, d @ W_hh
   std::vector<Tensor> parameters_;                        // every weight but W_hh
-  Norm<scalar_t> norm_r_{}, norm_c_{}, norm_i_{};  // norm_i_: LN_i in inference, or none
+  Norm<scalar_t> norm_r_{}, norm_c_{}, norm_i_{};  // norm_i_: LN_i where the loop applies it
   Tensor d_gates_;   // (T, B, 4H): da, the projected input's gradient (with LN_i, once finished)
   Tensor d_raw_;     // layer norm: (T, B, 4H), d(W_hh h_in) through LN_r
   Tensor d_norm_c_;  // layer norm: (B, H), this step's d LN_c(c)

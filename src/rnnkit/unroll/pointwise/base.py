@@ -55,7 +55,7 @@ class Kernel:
     def loop_norm(cell: RecurrentCell) -> tuple[Tensor, Tensor, float] | None:
         """The layer norm ``project`` ends with, as (gain, shift, eps), for a loop that applies
         it to each step's rows as it reaches them, after ``project_before_norm`` (the compiled
-        loop does in inference, sparing a pass over all steps and its buffer); None if none."""
+        loop does, sparing a pass over all steps and its buffer); None if none."""
         return None
 
     @staticmethod
