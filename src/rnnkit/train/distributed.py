@@ -11,6 +11,7 @@ on CUDA, gloo on the CPU.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import pickle
@@ -56,7 +57,15 @@ def init_from_env(backend: str | None = None) -> DistInfo:
         if backend == "nccl":
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend)
+        # Leave the group before the interpreter tears itself down: a gloo group still alive at
+        # exit can abort the process (under torchrun a rank now and then ended with code -6).
+        atexit.register(_leave_group)
     return current()
+
+
+def _leave_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def current() -> DistInfo:
@@ -164,8 +173,7 @@ def _worker(rank: int, fn, args, nproc: int, port: int, backend: str | None, res
             # handles, which die with this process. (Our own processes only, never user files.)
             results.put(pickle.dumps(result))
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        _leave_group()
 
 
 def _free_port() -> int:
