@@ -189,6 +189,9 @@ def test_bad_predict_input_and_wrong_task(capsys, trained):
     assert "mark exactly two values" in run_fails(
         capsys, "predict", "adding", "--model", str(trained), "0.1 0.2"
     )
+    assert "no input: give inputs as arguments or on stdin" in run_fails(
+        capsys, "predict", "adding", "--model", str(trained), "", "  "
+    )
     assert "holds a model of task 'adding', not 'copy'" in run_fails(
         capsys, "eval", "copy", "--model", str(trained)
     )

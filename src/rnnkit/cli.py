@@ -103,7 +103,8 @@ def cmd_predict(args) -> None:
 
     task = get_task(args.task)
     trained = load_ensemble(task, args.model, device=args.device)
-    inputs = args.inputs or [line for line in sys.stdin.read().splitlines() if line.strip()]
+    given = args.inputs or sys.stdin.read().splitlines()
+    inputs = [line for line in given if line.strip()]
     if not inputs:
         raise UserError("no input: give inputs as arguments or on stdin")
     for line in task.predict(trained.model, trained.config, trained.metadata, inputs):

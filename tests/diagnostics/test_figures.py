@@ -1,6 +1,7 @@
 """draw_unrolled and plot_gradient_flow write valid, non-empty PNG and SVG files."""
 
 import re
+import warnings
 import xml.etree.ElementTree as ET
 
 import matplotlib.image
@@ -62,3 +63,11 @@ def test_plot_attention(tmp_path):
         plot_attention([(list("catsup"), ["K", "AE", "T", "S"], weights)], tmp_path / "a.png")
     with pytest.raises(ValueError, match="no panels"):
         plot_attention([], tmp_path / "a.png")
+
+
+def test_plot_attention_of_an_empty_output_draws_a_note(tmp_path):
+    """An untrained model may write nothing: the panel says so (no empty-image warnings)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = plot_attention([(list("cats"), [], torch.zeros(0, 4))], tmp_path / "e.svg")
+    assert "(no output)" in figure.read_text()

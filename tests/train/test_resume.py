@@ -109,12 +109,15 @@ def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monke
     assert_same_weights(whole, resumed)
 
 
-def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
+def test_resume_without_a_checkpoint_starts_fresh_and_says_so(tmp_path, caplog):
     config = TrainConfig(max_steps=3, batch_size=4, progress=False)
     a, b = fresh(MLP, 0), fresh(MLP, 0)
     Trainer(a, Regression(), regression_data(8), config, tmp_path / "a").fit()
+    assert not caplog.records
     Trainer(b, Regression(), regression_data(8), config, tmp_path / "b").fit(resume=True)
     assert_same_weights(a, b)
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "nothing to resume in" in warned[0].getMessage()
 
 
 def test_resume_after_the_end_does_nothing_more(tmp_path):

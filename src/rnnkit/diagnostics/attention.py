@@ -37,7 +37,11 @@ def plot_attention(
                 f"plot_attention: weights of shape {tuple(weights.shape)} do not cover "
                 f"{len(output)} outputs x {len(source)} source tokens"
             )
-        ax.imshow(weights.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        if len(output) == 0:  # an untrained model may say nothing: no empty image, a note
+            ax.text(0.5, 0.5, "(no output)", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xlim(-0.5, len(source) - 0.5)
+        else:
+            ax.imshow(weights.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(source)), list(source))
         ax.set_yticks(range(len(output)), list(output), fontsize=8)
         ax.tick_params(length=0)

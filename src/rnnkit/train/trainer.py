@@ -406,8 +406,9 @@ class Trainer:
         if latest is not None:
             self._restore(latest)
             return
-        if resume and self.info.is_main:
-            logger.info("no checkpoint in %s: starting from step 0", self.out_dir)
+        if resume and self.info.is_main:  # a mistyped directory should not pass unnoticed
+            logger.warning("nothing to resume in %s (no checkpoint): starting from step 0",
+                           self.out_dir)  # fmt: skip
         if self.info.is_main:  # a fresh run: drop logs of an attempt that never checkpointed
             for name in (TRAIN_CSV, DEV_CSV):
                 (self.out_dir / name).unlink(missing_ok=True)
