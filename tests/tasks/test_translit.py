@@ -8,7 +8,13 @@ import torch
 from rnnkit.cli import main
 from rnnkit.tasks import get_task
 from rnnkit.tasks.config import resolve_run_config
-from rnnkit.tasks.run import evaluate_trained, load_ensemble, load_trained, train_task
+from rnnkit.tasks.run import (
+    evaluate_trained,
+    load_ensemble,
+    load_trained,
+    train_task,
+    trained_gradient_flow,
+)
 from rnnkit.tasks.translit.words import normalise_word, outside_alphabet, word_parts
 
 # A small hand-made lexicon in the TSV format: regular spellings a tiny model can learn.
@@ -85,6 +91,9 @@ def test_a_tiny_run_learns_its_words(lexicon_file, tmp_path):
     assert evaluate_trained(trained, "train")["wer"] == pytest.approx(
         1 - correct / len(train_words)
     )
+    # `rnnkit gradflow --model`: the task's loss on dev words, as pairs the loss reads
+    flow = trained_gradient_flow(trained, batch_size=2)
+    assert flow.loss > 0 and flow.layers
 
     lines = task.report(trained, tmp_path / "run")
     assert lines[0].startswith("test (2 words never seen in training, beam 2): WER ")

@@ -54,14 +54,22 @@ class TaskData:
     dev: Sequence[Any]
     test: Sequence[Any]
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
-    # The training split as the objective's ``evaluate`` reads it, where ``train`` holds another
-    # form (translit trains on one pair per pronunciation but scores words with all of theirs).
+    # Where the splits' forms differ (translit trains on one pair per pronunciation but scores
+    # words with all of theirs): the training split as the objective's ``evaluate`` reads it,
+    # and the dev split as its ``collate`` and ``loss`` read it.
     train_scored: Sequence[Any] | None = None
+    dev_for_loss: Sequence[Any] | None = None
 
     def scored(self, split: str) -> Sequence[Any]:
         """The split ("train", "dev" or "test") in the form ``evaluate`` reads."""
         if split == "train" and self.train_scored is not None:
             return self.train_scored
+        return getattr(self, split)
+
+    def for_loss(self, split: str) -> Sequence[Any]:
+        """The split ("train" or "dev") in the form the objective's ``loss`` reads."""
+        if split == "dev" and self.dev_for_loss is not None:
+            return self.dev_for_loss
         return getattr(self, split)
 
 

@@ -177,7 +177,7 @@ def trained_gradient_flow(trained: Trained, batch_size: int = 64):
     task's own loss: what BPTT sends back through time once the model has learned."""
     from ..diagnostics import gradient_flow
 
-    dev = trained.task.build_data(trained.config).dev
+    dev = trained.task.build_data(trained.config).for_loss("dev")
     objective = trained.task.objective(trained.config, trained.metadata)
     batch = objective.collate([dev[i] for i in range(min(batch_size, len(dev)))])
     return gradient_flow(trained.model, batch, loss_fn=objective.loss)

@@ -146,6 +146,7 @@ class TranslitTask(Task):
             test=scoring_entries(splits["test"]),
             metadata={"letters": letters.to_json(), "phonemes": phonemes.to_json()},
             train_scored=scoring_entries(train),
+            dev_for_loss=training_pairs(splits["dev"], letters, phonemes),
         )
 
     def build_model(self, config: TranslitConfig, metadata: dict[str, Any]) -> nn.Module:
