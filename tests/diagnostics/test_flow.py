@@ -100,3 +100,19 @@ def test_every_layer_is_measured_and_parameter_grads_are_untouched():
 def test_a_model_without_recurrent_cells_is_an_error():
     with pytest.raises(ValueError, match="no rnnkit recurrent cell"):
         gradient_flow(torch.nn.Linear(3, 3), torch.randn(2, 3), loss_fn=lambda m, x: m(x).sum())
+
+
+def test_flow_table_lines_up_flows_of_different_lengths():
+    """Trained models of different tasks have different lengths: one table, "-" past a flow's
+    end (`rnnkit gradflow --model` of an adding run next to a digits run)."""
+    from rnnkit.diagnostics.compare import compare_cells, flow_table
+
+    flows = {**compare_cells(["rnn"], 3), **compare_cells(["lstm"], 12)}
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2:4] for line in flow_table(flows).splitlines()
+    }
+    assert [cell.strip() for cell in rows["11"]] == [
+        "-",
+        f"{flows['lstm'].layers[0].by_distance()[11]:.3e}",
+    ]
+    assert rows["2"][0].strip() == f"{flows['rnn'].layers[0].by_distance()[2]:.3e}"

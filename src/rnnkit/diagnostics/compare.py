@@ -38,15 +38,23 @@ def compare_cells(
 
 
 def flow_table(flows: dict[str, GradientFlow], distances: Sequence[int] = DISTANCES) -> str:
-    """``||dL/dh_{T-k}||`` by distance k (rows) and cell (columns), with spectral radii."""
-    length = len(next(iter(flows.values())).layers[0].hidden)
+    """``||dL/dh_{T-k}||`` by distance k (rows) and cell (columns), with spectral radii.
+
+    Flows of different lengths (trained models of different tasks) share the rows; a flow
+    shorter than a row's distance shows "-" there.
+    """
+    norms = {name: flow.layers[0].by_distance() for name, flow in flows.items()}
+    length = max(len(n) for n in norms.values())
     shown = [k for k in distances if k < length] or [0]
     if length - 1 not in shown:
         shown.append(length - 1)
     names = list(flows)
     header = ["distance k", *names]
     rows = [
-        [str(k), *(f"{flows[name].layers[0].by_distance()[k].item():.3e}" for name in names)]
+        [
+            str(k),
+            *(f"{norms[name][k].item():.3e}" if k < len(norms[name]) else "-" for name in names),
+        ]
         for k in shown
     ]
     rows.append(
