@@ -85,6 +85,8 @@ def test_eval_report_calls_the_task(capsys, monkeypatch, trained, tmp_path):
         seen.append((model.config, out))
         return ["a report"]
 
+    out = run_ok(capsys, "eval", "adding", "--model", str(trained), "--report", str(tmp_path / "r"))
+    assert out.splitlines()[-1] == "(task adding has no report beyond its metrics)"
     monkeypatch.setattr(AddingTask, "report", report)
     out = run_ok(capsys, "eval", "adding", "--model", str(trained), "--report", str(tmp_path / "r"))
     assert out.splitlines()[-1] == "a report"

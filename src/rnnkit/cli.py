@@ -93,7 +93,8 @@ def cmd_eval(args) -> None:
     _print_metrics(metrics, task.chance(trained.config), args.split)
     if args.report:
         Path(args.report).mkdir(parents=True, exist_ok=True)
-        for line in task.report(trained, args.report):
+        lines = task.report(trained, args.report)
+        for line in lines or [f"(task {task.name} has no report beyond its metrics)"]:
             print(line)
 
 
