@@ -15,9 +15,11 @@ How to add a task (e.g. "translit", grapheme-to-phoneme with a Seq2Seq model):
    fields plus an optional ``"train"`` table of :class:`rnnkit.train.TrainConfig` fields; the
    first is the default. ``train_defaults`` holds TrainConfig values that suit the task in
    general (learning rate, clipping). All of it is validated strictly.
-3. ``build_data(config) -> TaskData``: the train/dev/test splits (any Sequence whose items the
-   objective's ``collate`` understands) and ``metadata``: the JSON-compatible facts needed to
-   rebuild the model without the data, e.g. the vocabularies of a translit task.
+3. ``build_data(config) -> TaskData``: the train/dev/test splits (any Sequences: train in the
+   form the objective's ``collate`` reads, dev and test in the form its ``evaluate`` reads; where
+   the two forms differ, also ``train_scored`` and ``dev_for_loss``, so that every split can be
+   scored and the dev split put through the loss) and ``metadata``: the JSON-compatible facts
+   needed to rebuild the model without the data, e.g. the vocabularies of a translit task.
 4. ``build_model(config, metadata) -> nn.Module``: a fresh model, from the config and metadata
    only (it is called again at load time, before the weights are read).
 5. ``objective(config, metadata)``: an object satisfying :class:`rnnkit.train.Objective`
