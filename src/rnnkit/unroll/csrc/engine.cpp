@@ -114,14 +114,14 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
   const int64_t hidden = initial[0].size(1), units = batch * hidden;  // one state at one step
   const size_t n = initial.size();
   auto cell = make_cell<scalar_t>(kind, flags, weights, steps, batch, saving, onednn_from, {});
-  // With zoneout the cell makes its states apart from the slots; the backward reads them back
-  // (training), inference reuses one row.
-  const bool made_apart = zone.on(), made_rows = saving;
+  // With zoneout the cell makes its states apart from the slots: every step's in training (the
+  // backward reads them), one reused row in inference.
+  const bool made_apart = zone.on(), made_each_step = !made_apart || saving;
   std::vector<Tensor> slots, made;
   for (const Tensor& s : initial) {
     Tensor slot = s.new_empty({steps + d, s.size(0), s.size(1)});
     slot.narrow(0, 0, d).copy_(s);
-    made.push_back(made_apart ? s.new_empty({made_rows ? steps : 1, s.size(0), s.size(1)})
+    made.push_back(made_apart ? s.new_empty({saving ? steps : 1, s.size(0), s.size(1)})
                               : slot.narrow(0, d, steps));
     slots.push_back(std::move(slot));
   }
@@ -132,7 +132,7 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
     Step<scalar_t> step{t, ptr<scalar_t>(xp) + t * xp.stride(0), xp.stride(1), nullptr, {}, {}};
     for (size_t j = 0; j < n; ++j) {
       step.prev[j] = ptr<scalar_t>(slots[j]) + t * units;
-      step.made[j] = ptr<scalar_t>(made[j]) + (made_apart && !made_rows ? 0 : t * units);
+      step.made[j] = ptr<scalar_t>(made[j]) + (made_each_step ? t * units : 0);
     }
     step.h_in = step.prev[0];
     if (mask_p != nullptr) {
@@ -158,7 +158,7 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
       }
     }
   }
-  return {slots, made_apart && made_rows ? made : std::vector<Tensor>{}, cell->saved};
+  return {slots, made_apart && saving ? made : std::vector<Tensor>{}, cell->saved};
 }
 
 using BackwardResult = std::tuple<Tensor, std::vector<Tensor>, std::vector<Tensor>>;
