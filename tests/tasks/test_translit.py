@@ -17,37 +17,7 @@ from rnnkit.tasks.run import (
 )
 from rnnkit.tasks.translit.words import normalise_word, outside_alphabet, word_parts
 
-# A small hand-made lexicon in the TSV format: regular spellings a tiny model can learn.
-LEXICON = {
-    "cat": "K AE T", "bat": "B AE T", "hat": "HH AE T", "mat": "M AE T", "sat": "S AE T",
-    "cap": "K AE P", "map": "M AE P", "tap": "T AE P", "sap": "S AE P", "bap": "B AE P",
-    "pit": "P IH T", "sit": "S IH T", "hit": "HH IH T", "bit": "B IH T", "kit": "K IH T",
-    "tip": "T IH P", "sip": "S IH P", "hip": "HH IH P", "map's": "M AE P S", "cat's": "K AE T S",
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def lexicon_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lexicon") / "tiny.tsv"
-    path.write_text("".join(f"{word}\t{pron}\n" for word, pron in LEXICON.items()))
-    return path
-
-
-def tiny_run(lexicon_file, data_seed=0, **train):
-    task = get_task("g2p")
-    settings = {
-        "data_seed": data_seed,
-        "lexicon": str(lexicon_file),
-        "lexicon_format": "tsv",
-        "test_words": 2,
-        "dev_words": 2,
-        "embed_dim": 16,
-        "hidden_size": 32,
-        "beam_size": 2,
-    }
-    assignments = [f"{k}={v}" for k, v in settings.items()]
-    assignments += [f"train.{k}={v}" for k, v in train.items()]
-    return task, resolve_run_config(task, assignments=assignments)
+from .translit_helpers import LEXICON, tiny_run
 
 
 def test_split_is_deterministic_and_disjoint(lexicon_file):

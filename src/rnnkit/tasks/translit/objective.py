@@ -11,12 +11,17 @@ from torch.nn import functional as F
 from ...data import Vocab, pad_batch, teacher_forcing_batch
 from ...metrics import g2p_scores
 from .data import Entry, Pair
+from .distill import PairKey, SoftTargets
 
 
 class TranslitObjective:
     """Teacher-forced cross-entropy for training; WER/PER of decoded words for evaluation.
 
     ``metric = "wer"`` (lower is better) drives early stopping and the best checkpoint.
+
+    With ``distill`` (the teachers' :class:`~.distill.SoftTargets`), the training loss is
+    ``(1 - distill_weight) * cross-entropy + distill_weight * KL(teachers || model)``, both
+    averaged over the batch's phonemes; the batch then also carries each pair's key.
     """
 
     metric = "wer"
@@ -31,14 +36,17 @@ class TranslitObjective:
         max_len: int = 32,
         label_smoothing: float = 0.0,
         eval_batch_size: int = 500,
+        distill: SoftTargets | None = None,
+        distill_weight: float = 0.5,
     ) -> None:
         self.letters, self.phonemes = letters, phonemes
         self.beam_size = beam_size
         self.max_len = max_len
         self.label_smoothing = label_smoothing
         self.eval_batch_size = eval_batch_size
+        self.distill, self.distill_weight = distill, distill_weight
 
-    def collate(self, pairs: list[Pair]) -> tuple[Tensor, ...]:
+    def collate(self, pairs: list[Pair]) -> tuple:
         src, src_lengths = pad_batch([p.letters for p in pairs], self.letters.pad_id)
         tgt_in, tgt_out, _ = teacher_forcing_batch(
             [p.phonemes for p in pairs],
@@ -46,21 +54,31 @@ class TranslitObjective:
             bos_id=self.phonemes.bos_id,
             eos_id=self.phonemes.eos_id,
         )
-        return src, src_lengths, tgt_in, tgt_out
+        if self.distill is None:
+            return src, src_lengths, tgt_in, tgt_out
+        keys: tuple[PairKey, ...] = tuple((tuple(p.letters), tuple(p.phonemes)) for p in pairs)
+        return src, src_lengths, tgt_in, tgt_out, keys
 
     def length(self, pair: Pair) -> int:
         """What padding follows, for batches of similar length (``bucket = true``)."""
         return len(pair.letters)
 
-    def loss(self, model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
-        src, src_lengths, tgt_in, tgt_out = batch
+    def loss(self, model: nn.Module, batch: tuple) -> Tensor:
+        src, src_lengths, tgt_in, tgt_out = batch[:4]
         logits = model(src, src_lengths, tgt_in)
-        return F.cross_entropy(
+        gold = F.cross_entropy(
             logits.flatten(0, 1),
             tgt_out.flatten(),
             ignore_index=self.phonemes.pad_id,
             label_smoothing=self.label_smoothing,
         )
+        if self.distill is None:
+            return gold
+        soft = self.distill(batch[4], src, src_lengths, tgt_in)
+        phonemes = tgt_out != self.phonemes.pad_id
+        # KL per phoneme, summed over the vocabulary, averaged over the batch's phonemes
+        taught = F.kl_div(logits[phonemes].log_softmax(-1), soft[phonemes], reduction="batchmean")
+        return (1.0 - self.distill_weight) * gold + self.distill_weight * taught
 
     @torch.no_grad()
     def transliterate(

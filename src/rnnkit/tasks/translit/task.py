@@ -26,6 +26,7 @@ from .data import (
     scoring_entries,
     training_pairs,
 )
+from .distill import SoftTargets, teacher_dirs
 from .objective import TranslitObjective
 from .report import report
 from .words import normalise_word, outside_alphabet, word_parts
@@ -49,6 +50,10 @@ class TranslitConfig:
         train_words: use only this many training words (None = all; for quick experiments).
         lexicon, lexicon_format: a lexicon file to use instead of CMUdict.
         data_seed: seed of the word split.
+        teachers: comma-separated run directories of this task (trained on the same split)
+            whose mean next-phoneme distributions the model learns besides the gold phonemes:
+            knowledge distillation, e.g. of an ensemble into one model (None = none).
+        distill_weight: the share of the teachers' term in the training loss.
     """
 
     embed_dim: int = 64
@@ -68,6 +73,8 @@ class TranslitConfig:
     lexicon: str | None = None
     lexicon_format: Literal["cmudict", "tsv"] = "cmudict"
     data_seed: int = 0
+    teachers: str | None = None
+    distill_weight: float = 0.5
 
     def __post_init__(self) -> None:
         sizes = ("embed_dim", "hidden_size", "num_layers", "beam_size", "max_len")
@@ -76,6 +83,10 @@ class TranslitConfig:
         for name in ("dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
+        if self.teachers is not None and not teacher_dirs(self.teachers):
+            raise ValueError("teachers: no run directory given (comma-separated directories)")
 
 
 class TranslitTask(Task):
@@ -175,6 +186,10 @@ class TranslitTask(Task):
             beam_size=config.beam_size,
             max_len=config.max_len,
             label_smoothing=config.label_smoothing,
+            distill=SoftTargets(self, config.teachers, config, metadata)
+            if config.teachers
+            else None,
+            distill_weight=config.distill_weight,
         )
 
     def chance(self, config: TranslitConfig) -> dict[str, float]:
