@@ -136,16 +136,11 @@ def load_ensemble(
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
-    fields = task.data_fields or [f.name for f in dataclasses.fields(first.config)]
     for run in runs[1:]:
-        differ = [f for f in fields if getattr(run.config, f) != getattr(first.config, f)]
+        differ = data_differences(task, run.config, first.config, "first")
         if differ:
-            shown = ", ".join(
-                f"{f}={getattr(run.config, f)!r} (first: {getattr(first.config, f)!r})"
-                for f in differ
-            )
             raise ValueError(
-                f"{run.checkpoint} was trained on other data than {first.checkpoint}: {shown}"
+                f"{run.checkpoint} was trained on other data than {first.checkpoint}: {differ}"
             )
         if run.metadata != first.metadata:
             raise ValueError(
@@ -161,6 +156,20 @@ def load_ensemble(
         ) from None
     checkpoints = tuple(run.checkpoint for run in runs)
     return Trained(task, first.config, first.metadata, model, first.checkpoint, checkpoints)
+
+
+def data_differences(
+    task: Task, config: Any, reference: Any, name: str, ignore: Sequence[str] = ()
+) -> str:
+    """How ``config``'s data differs from ``reference``'s (called ``name``): the task's
+    ``data_fields`` that differ, as ``field=value (name: value)``, comma-separated; "" if
+    none."""
+    fields = task.data_fields or [f.name for f in dataclasses.fields(config)]
+    return ", ".join(
+        f"{f}={getattr(config, f)!r} ({name}: {getattr(reference, f)!r})"
+        for f in fields
+        if f not in ignore and getattr(config, f) != getattr(reference, f)
+    )
 
 
 def evaluate_trained(trained: Trained, split: str = "test") -> dict[str, float]:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ...patterns import Ensemble
 from ..base import Task
-from ..run import load_ensemble
+from ..run import data_differences, load_ensemble
 
 PairKey = tuple[tuple[int, ...], tuple[int, ...]]  # (letter ids, phoneme ids) of a training pair
 
@@ -71,16 +71,12 @@ class SoftTargets:
             trained = load_ensemble(task, self.dirs, device=str(device))
         except FileNotFoundError as error:
             raise FileNotFoundError(f"teachers of this run: {error}") from None
-        fields = [f for f in task.data_fields if f != "dev_eval_words"]  # only what is scored
-        differ = [
-            f"{f}={getattr(trained.config, f)!r} (student: {getattr(self.config, f)!r})"
-            for f in fields
-            if getattr(trained.config, f) != getattr(self.config, f)
-        ]
+        # dev_eval_words only says how many dev words are scored: not a split
+        differ = data_differences(task, trained.config, self.config, "student", ["dev_eval_words"])
         if differ:
             raise ValueError(
                 f"teachers {', '.join(self.dirs)} were trained on another split than this run: "
-                f"{', '.join(differ)}"
+                f"{differ}"
             )
         if trained.metadata != self.metadata:
             raise ValueError(
