@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnkit.unroll import release_workspaces
 from rnnkit.unroll.pointwise.matmul import MatMul
 
 from .variants import Shape, Variant
@@ -101,10 +102,14 @@ def tensor_peak_mb(case: Case) -> float | None:
     allocation and free events in time order. Unlike the resident-memory peak it counts what the
     computation holds, exactly and repeatably: not the pages a buffer never touched, nor what
     the C allocator keeps cached, nor other threads' arenas. None if the profiler cannot say.
+
+    The engine's workspace pool is emptied first, so the step allocates all it needs where the
+    profiler sees it (and the buffers the pool keeps count as alive to the end of the step).
     """
     from torch.profiler import ProfilerActivity, profile
 
     case.train_step()  # lazily created state (grads, caches) is not the step's peak
+    release_workspaces()
     try:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             case.train_step()
@@ -124,10 +129,12 @@ def rss_peak_mb(case: Case) -> float | None:
 
     CPU tensors have no allocator statistics, so this reads Linux's high-water mark (VmHWM) after
     resetting it (``/proc/self/clear_refs``), with freed memory first given back by ``malloc_trim``
-    so that the step cannot hide in memory the allocator kept. None where Linux does not allow it.
+    and by the engine's workspace pool, so that the step cannot hide in memory kept from the
+    steps before. None where Linux does not allow it.
     """
     try:
         case.train_step()  # lazily created state (grads, caches) is not the step's peak
+        release_workspaces()
         if _libc is not None:
             _libc.malloc_trim(0)
         with open("/proc/self/clear_refs", "w") as f:

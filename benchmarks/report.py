@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -161,6 +162,15 @@ def targets(by_shape: dict[Shape, ShapeResults]) -> list[Target]:
 
 
 # -- the document ---------------------------------------------------------------------------------
+def experiment_parser(prog: str, description: str, quick: str) -> argparse.ArgumentParser:
+    """The options every experiment of its own (``benchmarks.seq2seq``, ``.workspaces``) takes."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
+
+
 def environment(command: str, gemm_peak: float | None = None) -> str:
     cpu = platform.processor() or "unknown CPU"
     try:

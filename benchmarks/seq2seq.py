@@ -18,7 +18,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import statistics
 import sys
@@ -31,7 +30,7 @@ from rnnkit.tasks.translit.task import TranslitConfig, TranslitTask
 from rnnkit.train.data import BatchOrder
 
 from .measure import _timed
-from .report import environment, write_results
+from .report import environment, experiment_parser, write_results
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 MARKERS = ("<!-- seq2seq:start -->", "<!-- seq2seq:end -->")
@@ -119,11 +118,10 @@ def document(
 
 def main(argv: list[str] | None = None) -> str:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.seq2seq", description=__doc__)
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser = experiment_parser(
+        "python -m benchmarks.seq2seq", __doc__, "a tiny model, printed only"
+    )
     parser.add_argument("--batch", type=int, default=128, help="words per batch (default 128)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument("--quick", action="store_true", help="a tiny model, printed only")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

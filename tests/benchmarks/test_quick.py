@@ -44,3 +44,15 @@ def test_seq2seq_quick_run_times_every_variant():
     for variant in seq2seq.VARIANTS:
         assert f"| {variant.name} |" in body
     assert "'hidden_size': 8" in body and "python -m benchmarks.seq2seq --quick" in body
+
+
+def test_workspaces_quick_run_measures_every_row_in_its_own_process():
+    from benchmarks import workspaces
+    from rnnkit.unroll import compiled
+
+    if compiled.native_module() is None:
+        pytest.skip("the compiled time loop could not be built here (no C++ compiler?)")
+    body = workspaces.main(["--quick", "--threads", "1"])
+    for name in workspaces.ROWS:
+        assert f"| 4,10,8,8 | {name} |" in body
+    assert "each row in a process of its own" in body

@@ -137,6 +137,9 @@ class NativeRun(Run):
         d_initial = [d_slot[: self.dilation].sum(0) for d_slot in d_slots]
         return d_xp, d_initial, [d_w_hh, *others]
 
+    def zeros_like(self, t: Tensor) -> Tensor:
+        return native_module().workspace(t, list(t.shape)).zero_()
+
     def _masks(self, like: Tensor) -> tuple[Tensor | None, list[Tensor], float]:
         """The recurrent mask as ``like``'s dtype and shape, zoneout's keep masks as ``like``'s
         dtype, and zoneout's p in evaluation (-1: none), as the compiled loop takes them."""
@@ -150,6 +153,41 @@ class NativeRun(Run):
         if self.zone[0].dtype != like.dtype:  # converted once, for forward and backward
             self.zone = [k.to(like.dtype).contiguous() for k in self.zone]
         return mask, self.zone, -1.0
+
+
+def workspace_bytes() -> tuple[int, int]:
+    """Bytes held by the compiled loop's workspace pool: ``(all, of which free)``.
+
+    The compiled loop takes its buffers (state slots, what the backward reads, the gradients it
+    builds) from a pool and reuses them across calls once nothing holds them any more: at large
+    shapes fresh buffers cost the page faults of newly mapped memory, a fifth to a third of a
+    training step (``csrc/workspace.h``). Free buffers not reused for a few hundred requests are
+    let go."""
+    if native_module.cache_info().currsize == 0 or native_module() is None:
+        return 0, 0
+    return native_module().workspace_bytes()
+
+
+def release_workspaces() -> None:
+    """Give the pool's free buffers back now (the CPU counterpart of ``torch.cuda.empty_cache``);
+    buffers still in use (saved for a backward, viewed by an output) stay."""
+    if native_module.cache_info().currsize and native_module() is not None:
+        native_module().release_workspaces()
+
+
+@contextlib.contextmanager
+def fresh_workspaces():
+    """Within this block the compiled loop allocates every buffer anew, as it did before the pool:
+    to measure what the pool saves (``python -m benchmarks.workspaces``)."""
+    module = native_module() if compiled_available() else None
+    if module is None:
+        yield
+        return
+    module.set_workspace_pool(False)
+    try:
+        yield
+    finally:
+        module.set_workspace_pool(True)
 
 
 class CompiledBuffers:

@@ -164,10 +164,11 @@ class _EngineFunction(torch.autograd.Function):
     the time-major output sequence and the final states.
 
     The workspaces the backward reads (the state slots, the kernel's ``saved`` buffers) go to
-    ``save_for_backward``: autograd frees them as soon as this backward has run, before the rest
-    of the graph's backward (the input projection's, the layers below), unless the graph is
-    retained. Everything the backward derives from them it rebuilds each time and drops at the
-    end, so it may run more than once (``retain_graph=True``).
+    ``save_for_backward``: autograd lets go of them as soon as this backward has run, before the
+    rest of the graph's backward (the input projection's, the layers below), unless the graph is
+    retained; the compiled loop's then return to its workspace pool for the next call.
+    Everything the backward derives from them it rebuilds each time and drops at the end, so it
+    may run more than once (``retain_graph=True``).
     """
 
     @staticmethod

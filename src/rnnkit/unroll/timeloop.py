@@ -82,7 +82,7 @@ class Run:
         the backward has done step k + d."""
         d = self.dilation
         steps, batch = slots[0].shape[0] - d, slots[0].shape[1]
-        d_slots = [torch.zeros_like(slot) for slot in slots]
+        d_slots = [self.zeros_like(slot) for slot in slots]
         if d_out is not None:
             d_slots[0][d:] += d_out
         last = (
@@ -95,6 +95,10 @@ class Run:
             if d_final is not None:
                 d_slot.index_put_((last + d, rows), d_final, accumulate=True)
         return d_slots
+
+    def zeros_like(self, t: Tensor) -> Tensor:
+        """A zeroed buffer shaped like ``t`` (the compiled loop's come from its workspace pool)."""
+        return torch.zeros_like(t)
 
     def backward(self, kernel, slots, made, d_out, d_finals):
         """Gradients of the projected input, the initial states and the kernel's weights."""

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "product.h"
+#include "workspace.h"
 
 namespace rnnkit {
 

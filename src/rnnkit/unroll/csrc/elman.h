@@ -49,7 +49,7 @@ class OneGateCell : public Cell<scalar_t> {
 
   // step t's block of the gradient buffer, which the first backward step makes
   Matrix<scalar_t> gradient_block(int64_t t, const Tensor& like) {
-    if (!d_.defined()) d_ = like.new_empty({this->steps_, this->batch_, this->hidden_});
+    if (!d_.defined()) d_ = workspace(like, {this->steps_, this->batch_, this->hidden_});
     return this->block(ptr<scalar_t>(d_), t, this->hidden_, this->hidden_);
   }
 
@@ -109,7 +109,7 @@ class LeakyCell : public OneGateCell<scalar_t> {
         saving_(saving),
         rate_(weights[1].contiguous()) {
     saved = saved_before.empty()
-                ? std::vector<Tensor>{weights[0].new_empty({saving ? steps : 1, batch, hidden_})}
+                ? std::vector<Tensor>{workspace(weights[0], {saving ? steps : 1, batch, hidden_})}
                 : saved_before;
   }
 

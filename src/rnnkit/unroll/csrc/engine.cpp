@@ -119,13 +119,13 @@ ForwardResult forward_loop(const std::string& kind, const std::vector<double>& f
   const bool made_apart = zone.on(), made_each_step = !made_apart || saving;
   std::vector<Tensor> slots, made;
   for (const Tensor& s : initial) {
-    Tensor slot = s.new_empty({steps + d, s.size(0), s.size(1)});
+    Tensor slot = workspace(s, {steps + d, s.size(0), s.size(1)});
     slot.narrow(0, 0, d).copy_(s);
-    made.push_back(made_apart ? s.new_empty({saving ? steps : 1, s.size(0), s.size(1)})
+    made.push_back(made_apart ? workspace(s, {saving ? steps : 1, s.size(0), s.size(1)})
                               : slot.narrow(0, d, steps));
     slots.push_back(std::move(slot));
   }
-  const Tensor h_in_buffer = torch::empty_like(initial[0]);
+  const Tensor h_in_buffer = workspace(initial[0], initial[0].sizes());
   const scalar_t* mask_p = mask ? ptr<scalar_t>(*mask) : nullptr;
   const int64_t* lengths_p = lengths ? lengths->data_ptr<int64_t>() : nullptr;
   for (int64_t t = 0; t < steps; ++t) {
@@ -179,8 +179,8 @@ BackwardResult backward_loop(const std::string& kind, const std::vector<double>&
   const std::vector<Tensor> made = made_in.empty() ? narrowed(slots, d, steps) : made_in;
   const std::vector<Tensor> prev_all = narrowed(slots, 0, steps);
   const Tensor h_in_all = mask ? prev_all[0] * *mask : prev_all[0];
-  const Tensor d_new_buffer = zone.on() ? slots[0].new_empty({kMaxStates, units}) : Tensor();
-  const Tensor d_h_in_buffer = torch::empty_like(slots[0][0]);
+  const Tensor d_new_buffer = zone.on() ? workspace(slots[0], {kMaxStates, units}) : Tensor();
+  const Tensor d_h_in_buffer = workspace(slots[0], {batch, slots[0].size(2)});
   const scalar_t* mask_p = mask ? ptr<scalar_t>(*mask) : nullptr;
   for (int64_t t = steps - 1; t >= 0; --t) {
     const scalar_t* d_new[kMaxStates];
@@ -254,4 +254,16 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("backward", &rnnkit::backward, "backpropagation through time: (d_xp, pairs, others)",
         py::call_guard<py::gil_scoped_release>());
+  m.def("workspace", &rnnkit::workspace,
+        "a (CPU) buffer of the given sizes and like's dtype from the engine's pool");
+  m.def(
+      "release_workspaces", [] { rnnkit::WorkspacePool::instance().release(); },
+      "release the pool's free buffers");
+  m.def(
+      "set_workspace_pool",
+      [](bool enabled) { rnnkit::WorkspacePool::instance().set_enabled(enabled); },
+      "on (the default) or off: every buffer fresh");
+  m.def(
+      "workspace_bytes", [] { return rnnkit::WorkspacePool::instance().bytes(); },
+      "bytes the pool holds: (all, of which free)");
 }

@@ -105,7 +105,7 @@ class GRUCell : public Cell<scalar_t> {
                    Product<scalar_t>(w_n, batch, onednn_from),
                    Product<scalar_t>(w_rz.t(), batch, onednn_from),
                    Product<scalar_t>(w_n.t(), batch, onednn_from)};
-      dq_ = w.new_empty({batch, H});
+      dq_ = workspace(w, {batch, H});
     } else {
       products_ = {Product<scalar_t>(w, batch, onednn_from),
                    Product<scalar_t>(w.t(), batch, onednn_from)};
@@ -114,8 +114,8 @@ class GRUCell : public Cell<scalar_t> {
     const int64_t rows = saving ? steps : 1;
     saved = !saved_before.empty()
                 ? saved_before
-                : std::vector<Tensor>{w.new_empty({rows, batch, 3 * H}),
-                                      w.new_empty({rows, batch, before_ ? H : 3 * H})};
+                : std::vector<Tensor>{workspace(w, {rows, batch, 3 * H}),
+                                      workspace(w, {rows, batch, before_ ? H : 3 * H})};
     gates_ = ptr<scalar_t>(saved[0]);
     kept_ = ptr<scalar_t>(saved[1]);
   }
@@ -150,7 +150,7 @@ class GRUCell : public Cell<scalar_t> {
   void backward(const Step<scalar_t>& s, const scalar_t* const* d_new, scalar_t* const* d_prev,
                 scalar_t* d_h_in) override {
     const int64_t H = hidden_, width = before_ ? 3 * H : 4 * H;
-    if (!d_.defined()) d_ = saved[0].new_empty({saved[0].size(0), batch_, width});
+    if (!d_.defined()) d_ = workspace(saved[0], {saved[0].size(0), batch_, width});
     const Matrix<scalar_t> d = this->block(ptr<scalar_t>(d_), s.t, width, width);
     const scalar_t* gates = gates_ + s.t * batch_ * 3 * H;
     const scalar_t *h_prev = s.prev[0], *dh = d_new[0];

@@ -163,16 +163,16 @@ class LSTMCell : public Cell<scalar_t> {
       }
     }
     saved = saved_before;
-    if (saved.empty() && !layer_norm_) scratch_ = weights[0].new_empty({batch, 4 * hidden_});
+    if (saved.empty() && !layer_norm_) scratch_ = workspace(weights[0], {batch, 4 * hidden_});
     if (saved.empty()) {
       const int64_t rows = saving ? steps : 1, H = hidden_;  // inference reuses one row
       const Tensor& w = weights[0];
-      saved = {w.new_empty({rows, batch, 4 * H}), w.new_empty({rows, batch, H})};
+      saved = {workspace(w, {rows, batch, 4 * H}), workspace(w, {rows, batch, H})};
       if (layer_norm_) {
-        saved.push_back(w.new_empty({rows, batch, 4 * H}));  // W_hh h_in, before LN_r
-        saved.push_back(w.new_empty({rows, batch, 2}));      // LN_r's (mean, rstd)
-        saved.push_back(w.new_empty({rows, batch, 2}));      // LN_c's
-        if (norm_i_.gain != nullptr) saved.push_back(w.new_empty({rows, batch, 2}));  // LN_i's
+        saved.push_back(workspace(w, {rows, batch, 4 * H}));  // W_hh h_in, before LN_r
+        saved.push_back(workspace(w, {rows, batch, 2}));      // LN_r's (mean, rstd)
+        saved.push_back(workspace(w, {rows, batch, 2}));      // LN_c's
+        if (norm_i_.gain != nullptr) saved.push_back(workspace(w, {rows, batch, 2}));  // LN_i's
       }
     }
   }
@@ -295,14 +295,14 @@ class LSTMCell : public Cell<scalar_t> {
   }
 
   void allocate_backward() {
-    d_gates_ = torch::empty_like(saved[0]);
+    d_gates_ = workspace(saved[0], saved[0].sizes());
     for (size_t k = 0; k < parameters_.size(); ++k) {
       parameter_grads_.push_back(torch::zeros_like(parameters_[k]));
     }
     if (layer_norm_) {
-      d_raw_ = torch::empty_like(saved[0]);
-      d_norm_c_ = saved[1].new_empty({batch_, hidden_});
-      dc_norm_buffer_ = saved[1].new_empty({batch_, hidden_});
+      d_raw_ = workspace(saved[0], saved[0].sizes());
+      d_norm_c_ = workspace(saved[1], {batch_, hidden_});
+      dc_norm_buffer_ = workspace(saved[1], {batch_, hidden_});
       dc_norm_ = ptr<scalar_t>(dc_norm_buffer_);
     }
     if (norm_i_.gain != nullptr) xp_ = saved.back().contiguous();
