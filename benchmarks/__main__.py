@@ -17,12 +17,11 @@ from pathlib import Path
 import torch
 
 from .measure import Case, gemm_peak_gflops, rss_peak_mb, tensor_peak_mb, time_cases
-from .report import ShapeResults, document, write_results
+from .report import RESULTS, ShapeResults, document, write_results
 from .variants import Shape, select
 
 SHAPES: list[Shape] = [(64, 100, 256, 256), (32, 100, 128, 128), (16, 200, 64, 64)]
 QUICK_SHAPE: Shape = (4, 10, 8, 8)
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def _shape(text: str) -> Shape:

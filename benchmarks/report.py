@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .variants import Shape, Variant
 
 BASELINE = "torch nn.LSTM"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 @dataclass
@@ -162,13 +164,38 @@ def targets(by_shape: dict[Shape, ShapeResults]) -> list[Target]:
 
 
 # -- the document ---------------------------------------------------------------------------------
-def experiment_parser(prog: str, description: str, quick: str) -> argparse.ArgumentParser:
-    """The options every experiment of its own (``benchmarks.seq2seq``, ``.workspaces``) takes."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument("--quick", action="store_true", help=quick)
-    return parser
+@dataclass
+class Experiment:
+    """An experiment with a table of its own (``benchmarks.seq2seq``, ``.workspaces``): its
+    options, its command line as the table records it, and its marked section of RESULTS.md."""
+
+    name: str  # the module under benchmarks/, and the name of its markers
+    description: str
+    quick: str  # what --quick does
+
+    def parser(self) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(prog=self.command([]), description=self.description)
+        parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+        parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
+        parser.add_argument("--quick", action="store_true", help=self.quick)
+        return parser
+
+    def parse(self, parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+        args = parser.parse_args(argv)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        return args
+
+    def command(self, argv: list[str]) -> str:
+        return shlex.join(["python", "-m", f"benchmarks.{self.name}", *argv])
+
+    def publish(self, body: str, quick: bool) -> str:
+        """Print the table; a full run also writes it to its section of RESULTS.md."""
+        print(body)
+        if not quick:
+            markers = (f"<!-- {self.name}:start -->", f"<!-- {self.name}:end -->")
+            write_results(RESULTS, body, markers)
+        return body
 
 
 def environment(command: str, gemm_peak: float | None = None) -> str:

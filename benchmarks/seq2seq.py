@@ -18,11 +18,9 @@ Examples::
 
 from __future__ import annotations
 
-import shlex
 import statistics
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -30,10 +28,9 @@ from rnnkit.tasks.translit.task import TranslitConfig, TranslitTask
 from rnnkit.train.data import BatchOrder
 
 from .measure import _timed
-from .report import environment, experiment_parser, write_results
+from .report import Experiment, environment
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-MARKERS = ("<!-- seq2seq:start -->", "<!-- seq2seq:end -->")
+EXPERIMENT = Experiment("seq2seq", __doc__, "a tiny model, printed only")
 FULL = {"embed_dim": 128, "hidden_size": 256, "num_layers": 2, "dropout": 0.3}
 
 
@@ -118,25 +115,17 @@ def document(
 
 def main(argv: list[str] | None = None) -> str:
     argv = sys.argv[1:] if argv is None else argv
-    parser = experiment_parser(
-        "python -m benchmarks.seq2seq", __doc__, "a tiny model, printed only"
-    )
+    parser = EXPERIMENT.parser()
     parser.add_argument("--batch", type=int, default=128, help="words per batch (default 128)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = EXPERIMENT.parse(parser, argv)
     sizes = {**FULL, "train_words": 20_000}  # the `full` preset's model; fewer words load faster
     batches, repeats, batch = 6, args.repeats, args.batch
     if args.quick:
         sizes = {"embed_dim": 8, "hidden_size": 8, "num_layers": 1, "train_words": 500}
         batches, repeats, batch = 2, 1, 16
     times = measure(sizes, batch, batches, repeats)
-    command = shlex.join(["python", "-m", "benchmarks.seq2seq", *argv])
-    body = document(times, command, sizes, batch, batches, repeats)
-    print(body)
-    if not args.quick:
-        write_results(RESULTS, body, MARKERS)
-    return body
+    body = document(times, EXPERIMENT.command(argv), sizes, batch, batches, repeats)
+    return EXPERIMENT.publish(body, args.quick)
 
 
 if __name__ == "__main__":

@@ -23,23 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
-from pathlib import Path
-
-import torch
 
 from rnnkit.unroll.compiled import fresh_workspaces, native_module
 
 from .__main__ import QUICK_SHAPE, SHAPES, _shape
 from .measure import Case, _timed
-from .report import environment, experiment_parser, write_results
+from .report import Experiment, environment
 from .variants import VARIANTS, Shape
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-MARKERS = ("<!-- workspaces:start -->", "<!-- workspaces:end -->")
+EXPERIMENT = Experiment("workspaces", __doc__, "a tiny shape, printed only")
 ROWS = [
     "torch nn.LSTM",  # a control: the pool does not touch it, so its ratio is noise
     "rk.GRU",
@@ -115,16 +110,12 @@ def document(by_shape: dict, command: str, repeats: int) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     argv = sys.argv[1:] if argv is None else argv
-    parser = experiment_parser(
-        "python -m benchmarks.workspaces", __doc__, "a tiny shape, printed only"
-    )
+    parser = EXPERIMENT.parser()
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # one row: JSON out
     parser.add_argument("--shape", type=_shape, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = EXPERIMENT.parse(parser, argv)
     if native_module() is None:
         parser.error("the compiled time loop is not available here, and the pool is part of it")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.row:
         body = json.dumps(measure_row(args.row, args.shape, args.repeats))
         print(body)
@@ -134,11 +125,8 @@ def main(argv: list[str] | None = None) -> str:
     for shape in shapes:
         print(f"shape {shape} ...", file=sys.stderr, flush=True)
         by_shape[shape] = measure(shape, repeats, args.threads)
-    body = document(by_shape, shlex.join(["python", "-m", "benchmarks.workspaces", *argv]), repeats)
-    print(body)
-    if not args.quick:
-        write_results(RESULTS, body, MARKERS)
-    return body
+    body = document(by_shape, EXPERIMENT.command(argv), repeats)
+    return EXPERIMENT.publish(body, args.quick)
 
 
 if __name__ == "__main__":
