@@ -212,7 +212,8 @@ def environment(command: str, gemm_peak: float | None = None) -> str:
         f"- torch {torch.__version__}, Python {platform.python_version()}, {platform.system()} "
         f"{platform.machine()}, {cpu}, {os.cpu_count()} cores",
         f"- torch threads: {torch.get_num_threads()}; oneDNN: "
-        f"{torch.backends.mkldnn.is_available()}; load average at start: {load}",
+        f"{torch.backends.mkldnn.is_available()}; CPU capability: "
+        f"{torch.backends.cpu.get_cpu_capability()}; load average at start: {load}",
     ]
     if gemm_peak is not None:
         lines.append(f"- measured GEMM peak (2048^3 float32 matmul): {gemm_peak:.1f} GFLOP/s")

@@ -15,6 +15,7 @@ import torch
 import rnnkit as rk
 from rnnkit.unroll import compiled
 from rnnkit.unroll.engine import engine_unroll
+from rnnkit.unroll.pointwise.matmul import onednn_products
 from rnnkit.unroll.reference import unroll
 
 CELLS = {
@@ -74,8 +75,8 @@ def _values_and_gradients(cell, x, **options):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", CELLS)
-def test_large_float32_layers_match_the_python_loop(name, threads):
-    """(64, 5, 256, 256): every product on oneDNN, a step's rows split among threads."""
+def test_large_float32_layers_match_the_python_loop(name, threads, products):
+    """(64, 5, 256, 256): products large enough for oneDNN, a step's rows split among threads."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -94,7 +95,7 @@ def test_large_float32_layers_match_the_python_loop(name, threads):
 
 
 @pytest.mark.parametrize("name", CELLS)
-def test_large_float32_inference_matches_the_python_loop(name):
+def test_large_float32_inference_matches_the_python_loop(name, products):
     """The same in inference, where the loop keeps one row of buffers and the layer-norm LSTM's
     loop normalises the projected input itself."""
     torch.manual_seed(0)
@@ -112,10 +113,12 @@ def test_large_float32_inference_matches_the_python_loop(name):
 def test_packed_weights_kept_between_calls_follow_every_change():
     """Inference keeps W_hh packed for oneDNN from call to call; a write the version counter
     misses (through .data) must still reach the next call."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this build of torch has no oneDNN")
     torch.manual_seed(0)
     cell = rk.LSTMCell(256, 256, peephole=True)
     x = torch.randn(64, 3, 256)
-    with torch.no_grad():
+    with torch.no_grad(), onednn_products(True):
         first, _ = engine_unroll(cell, x)
         torch.testing.assert_close(engine_unroll(cell, x)[0], first, rtol=0, atol=0)
         cell.weight_hh.data.mul_(-0.5)

@@ -1,27 +1,65 @@
-"""The engine's matrix products, on the fastest CPU backend for their size.
+"""The engine's matrix products, on the fastest CPU backend for their size and CPU.
 
-PyTorch's float32 ``mm`` on this AMD CPU runs MKL's AVX2 code (about 65 GFLOP/s a core), while
-oneDNN's JIT kernels use AVX-512 (about 130): that is most of the gap between a per-step loop and
-``nn.LSTM``, which runs on oneDNN. oneDNN's call costs about 10 us more, so small products keep
-``mm`` (measured, one thread: (64x256)@(256x1024) 497 us with mm, 259 us with oneDNN;
-(32x128)@(128x512) 61 vs 52 us; (16x64)@(64x256) 8 vs 17 us). float64, GPU tensors and builds
-without oneDNN always use ``mm``.
+PyTorch's float32 ``mm`` runs MKL, which on AMD CPUs takes its AVX2 code (about 65 GFLOP/s a core
+here), while oneDNN's JIT kernels use AVX-512 where the CPU has it (about 130 on the AVX-512 host
+of this project's benchmarks). That is most of the gap between a per-step loop and ``nn.LSTM``,
+which runs on oneDNN. oneDNN's call costs about 10 us more, so small products keep ``mm``. The
+rule differs on the two kinds of host measured (benchmarks/RESULTS.md and RESULTS-avx2.md):
+
+* with AVX-512, products from 2**21 multiply-adds go to oneDNN (one thread: (64x256)@(256x1024)
+  497 us with mm, 259 with oneDNN; (32x128)@(128x512) 61 vs 52; (16x64)@(64x256) 8 vs 17), and
+  so do large weight gradients;
+* with AVX2 only, both run AVX2 code and oneDNN gains only from its packed weight, from about
+  2**23 multiply-adds (2 threads, packed: (64x256)@(256x256) 74 us with mm, 113 with oneDNN;
+  (32x256)@(256x1024) 201 vs 181; (64x256)@(256x1024) 310 vs 252); a weight gradient, for which
+  oneDNN needs transposed copies of both operands, is twice as fast on ``mm`` (768x256 from 6400
+  rows: 14.9 vs 28.2 ms).
+
+float64, GPU tensors and builds without oneDNN always use ``mm``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import torch
 from torch import Tensor
 
-_ONEDNN_FROM_MACS = 2**21  # multiply-adds of one product from which oneDNN is faster
 _linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+_forced: bool | None = None  # set by onednn_products(); None: the CPU decides
+
+
+@functools.cache
+def _cpu_has_avx512() -> bool:
+    return "AVX512" in torch.backends.cpu.get_cpu_capability()
+
+
+def _onednn_is_wider() -> bool:
+    """Whether oneDNN runs wider vectors than ``mm`` here (see above), unless a test forces it."""
+    return _cpu_has_avx512() if _forced is None else _forced
 
 
 def onednn_from_macs() -> int:
-    """The multiply-adds of one float32 CPU product from which it runs on oneDNN; 0 when this
-    build has no oneDNN. The compiled loop (``unroll/compiled.py``) applies the same rule."""
-    usable = _linear is not None and torch.backends.mkldnn.is_available()
-    return _ONEDNN_FROM_MACS if usable else 0
+    """The multiply-adds of one float32 CPU product from which it runs on oneDNN; 0 when none
+    does. The compiled loop (``unroll/compiled.py``) applies the same rule."""
+    usable = _linear is not None and torch.backends.mkldnn.is_available() and _forced is not False
+    if not usable:
+        return 0
+    return 2**21 if _onednn_is_wider() else 2**23
+
+
+@contextlib.contextmanager
+def onednn_products(enabled: bool):
+    """Within this block the products follow the AVX-512 rule (``True``: large products and
+    weight gradients on oneDNN) or never use oneDNN (``False``), whatever the CPU: so the tests
+    cover both backends on any machine, and benchmarks compare them."""
+    global _forced
+    before, _forced = _forced, enabled
+    try:
+        yield
+    finally:
+        _forced = before
 
 
 def _onednn_fits(weight: Tensor, rows: int) -> bool:
@@ -63,10 +101,10 @@ class MatMul:
         return dest.addmm_(x, self.weight.T)
 
 
-# A weight gradient goes to oneDNN only from this many entries: oneDNN needs both operands
-# transposed and copied, which pays only for a large gradient (measured, one thread, busy machine,
-# ms oneDNN+copies vs mm: 1024x256 from 6400 rows 32 vs 58, 768x256 17 vs 24; 512x128 from 6400
-# rows 10.4 vs 9.1, 256x64 from 3200 rows 1.8 vs 1.1).
+# On an AVX-512 CPU a weight gradient goes to oneDNN from this many entries: oneDNN needs both
+# operands transposed and copied, which pays only for a large gradient (measured, one thread,
+# busy machine, ms oneDNN+copies vs mm: 1024x256 from 6400 rows 32 vs 58, 768x256 17 vs 24;
+# 512x128 from 6400 rows 10.4 vs 9.1, 256x64 from 3200 rows 1.8 vs 1.1).
 _ONEDNN_GRAD_FROM = 2**17
 # The transposed copies oneDNN needs are made a block of rows at a time, each block's copy of
 # ``d`` at most this many elements (4 MiB in float32): a whole (T * B, 4H) copy would be the
@@ -79,7 +117,7 @@ def stacked_matmul(d: Tensor, inputs: Tensor) -> Tensor:
     one ``mm``, or on oneDNN one GEMM per block of rows."""
     d, inputs = d.reshape(-1, d.shape[-1]), inputs.reshape(-1, inputs.shape[-1])
     large = d.shape[1] * inputs.shape[1] >= _ONEDNN_GRAD_FROM
-    if not (large and _onednn_fits(d, inputs.shape[1])):
+    if not (large and _onednn_is_wider() and _onednn_fits(d, inputs.shape[1])):
         return d.T @ inputs
     # oneDNN wants (out, k) x (n, k): both operands transposed, copied block by block
     block = max(1024, _TRANSPOSED_BLOCK // d.shape[1])
