@@ -183,9 +183,9 @@ def test_the_backward_leaves_no_workspace_behind(name, zoneout):
 @pytest.mark.parametrize(
     "name", ["lstm-peephole", "lstm-layer_norm", "gru-after", "gru-before", "leaky"]
 )
-def test_wide_layers_match_reference(name, dtype):
+def test_wide_layers_match_reference(name, dtype, products):
     """Wide enough for the engine's CPU fast paths: tanh through a sigmoid (from 2048 elements)
-    and, in float32, oneDNN products (from 2**21 multiply-adds)."""
+    and, in float32 by the AVX-512 rule, oneDNN products (from 2**21 multiply-adds)."""
     cls, options = CELLS[name]
     cell = cls(I, 400, **options).to(dtype)
     x = torch.randn(16, 3, I, dtype=dtype, requires_grad=True)

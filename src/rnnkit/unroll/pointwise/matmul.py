@@ -9,11 +9,14 @@ rule differs on the two kinds of host measured (benchmarks/RESULTS.md and RESULT
 * with AVX-512, products from 2**21 multiply-adds go to oneDNN (one thread: (64x256)@(256x1024)
   497 us with mm, 259 with oneDNN; (32x128)@(128x512) 61 vs 52; (16x64)@(64x256) 8 vs 17), and
   so do large weight gradients;
-* with AVX2 only, both run AVX2 code and oneDNN gains only from its packed weight, from about
-  2**23 multiply-adds (2 threads, packed: (64x256)@(256x256) 74 us with mm, 113 with oneDNN;
-  (32x256)@(256x1024) 201 vs 181; (64x256)@(256x1024) 310 vs 252); a weight gradient, for which
-  oneDNN needs transposed copies of both operands, is twice as fast on ``mm`` (768x256 from 6400
-  rows: 14.9 vs 28.2 ms).
+* with AVX2 only, both run AVX2 code and oneDNN gains only from its packed weight, which costs a
+  reorder of about 0.4 ms per call (training changes the weight every call): from 2**24
+  multiply-adds (2 threads, packed: (64x256)@(256x256) 74 us with mm, 113 with oneDNN;
+  (128x128)@(128x512) 204 vs 230; (64x256)@(256x1024) 310 vs 252; (256x256)@(256x1024) 1531 vs
+  1034). Below that a product of the transliteration model's ``small`` decoder, over words of
+  about 10 steps, never pays the reorder back (a training step: 43.9 ms with oneDNN from 2**23,
+  39.8 on ``mm``). A weight gradient, for which oneDNN needs transposed copies of both operands,
+  is twice as fast on ``mm`` (768x256 from 6400 rows: 14.9 vs 28.2 ms).
 
 float64, GPU tensors and builds without oneDNN always use ``mm``.
 """
@@ -46,7 +49,7 @@ def onednn_from_macs() -> int:
     usable = _linear is not None and torch.backends.mkldnn.is_available() and _forced is not False
     if not usable:
         return 0
-    return 2**21 if _onednn_is_wider() else 2**23
+    return 2**21 if _onednn_is_wider() else 2**24
 
 
 @contextlib.contextmanager
