@@ -29,6 +29,8 @@ import functools
 import torch
 from torch import Tensor
 
+# multiply-adds of one product from which oneDNN is faster, with and without AVX-512 (above)
+_ONEDNN_FROM_MACS_AVX512, _ONEDNN_FROM_MACS_AVX2 = 2**21, 2**24
 _linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 _forced: bool | None = None  # set by onednn_products(); None: the CPU decides
 
@@ -46,10 +48,9 @@ def _onednn_is_wider() -> bool:
 def onednn_from_macs() -> int:
     """The multiply-adds of one float32 CPU product from which it runs on oneDNN; 0 when none
     does. The compiled loop (``unroll/compiled.py``) applies the same rule."""
-    usable = _linear is not None and torch.backends.mkldnn.is_available() and _forced is not False
-    if not usable:
+    if _linear is None or not torch.backends.mkldnn.is_available() or _forced is False:
         return 0
-    return 2**21 if _onednn_is_wider() else 2**24
+    return _ONEDNN_FROM_MACS_AVX512 if _onednn_is_wider() else _ONEDNN_FROM_MACS_AVX2
 
 
 @contextlib.contextmanager
