@@ -13,10 +13,10 @@ rule differs on the two kinds of host measured (benchmarks/RESULTS.md and RESULT
   reorder of about 0.4 ms per call (training changes the weight every call): from 2**24
   multiply-adds (2 threads, packed: (64x256)@(256x256) 74 us with mm, 113 with oneDNN;
   (128x128)@(128x512) 204 vs 230; (64x256)@(256x1024) 310 vs 252; (256x256)@(256x1024) 1531 vs
-  1034). Below that a product of the transliteration model's ``small`` decoder, over words of
-  about 10 steps, never pays the reorder back (a training step: 43.9 ms with oneDNN from 2**23,
-  39.8 on ``mm``). A weight gradient, for which oneDNN needs transposed copies of both operands,
-  is twice as fast on ``mm`` (768x256 from 6400 rows: 14.9 vs 28.2 ms).
+  1034); the ``small`` transliteration model, whose decoder makes the (128x128)@(128x512)
+  product, trains a step in 43.9 ms with oneDNN from 2**23 and 39.8 on ``mm``. A weight
+  gradient, for which oneDNN needs transposed copies of both operands, is twice as fast on ``mm``
+  (768x256 from 6400 rows: 14.9 vs 28.2 ms).
 
 float64, GPU tensors and builds without oneDNN always use ``mm``.
 """
