@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from rnnkit.decoding import beam_search, gnmt_length_penalty, greedy_search
+from rnnkit.decoding import beam_search, gnmt_length_penalty, greedy_search, map_state
 
 BOS, EOS, PAD = 0, 1, 0  # BOS doubles as PAD here: the decoder never needs to emit either
 
@@ -99,6 +99,50 @@ def test_beam_output_follows_the_generate_contract(toy_decoder):
         ended = beam_search(decoder.step, state, batch_size=3, beam_size=2, bos_id=BOS,
                             eos_id=EOS, pad_id=PAD, max_len=5)  # fmt: skip
         assert ended.tolist() == [[EOS]] * 3
+
+
+def test_a_memory_the_decoder_leaves_untouched_is_not_copied_and_changes_nothing(toy_decoder):
+    decoder = toy_decoder(vocab=7, seed=4, memory=3)
+    context, memory = torch.randn(5, 5), torch.randn(5, 6, 3)
+    mask = torch.arange(6) < torch.tensor([6, 2, 4, 1, 5]).unsqueeze(1)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 9, "batch_size": 5}
+    memories_seen = []
+
+    def watched(tokens, state):
+        memories_seen.append(state["memory"])
+        return decoder.step(tokens, state)
+
+    def copying(tokens, state):  # every tensor handed back anew: the search reorders them all
+        log_probs, state = decoder.step(tokens, state)
+        return log_probs, map_state(torch.clone, state)
+
+    with torch.no_grad():
+        runs = [
+            beam_search(step, decoder.init_state(context=context, memory=memory, memory_mask=mask),
+                        beam_size=3, return_scores=True, **ids)  # fmt: skip
+            for step in (watched, copying)
+        ]
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    assert len(memories_seen) > 2 and all(m is memories_seen[0] for m in memories_seen)
+
+
+def test_a_state_written_in_place_is_still_reordered(toy_decoder):
+    decoder = toy_decoder(vocab=9, seed=1)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 9, "batch_size": 6}
+
+    def in_place(tokens, state):  # the same tensors come back, their values overwritten
+        log_probs, new = decoder.step(tokens, state)
+        for old, fresh in zip(state["cells"], new["cells"], strict=True):
+            old.copy_(fresh)
+        return log_probs, state
+
+    context = torch.randn(6, 5)
+    with torch.no_grad():
+        runs = [
+            beam_search(step, decoder.init_state(context=context), beam_size=4, **ids)
+            for step in (decoder.step, in_place)
+        ]
+    assert torch.equal(runs[0], runs[1])
 
 
 def test_beam_search_rejects_bad_arguments(toy_decoder):
