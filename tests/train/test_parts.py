@@ -126,6 +126,29 @@ def test_optimizer_choice(name, cls):
     assert type(optimizer) is cls and optimizer.param_groups[0]["weight_decay"] == 0.1
 
 
+def test_adam_runs_on_the_fused_kernel_with_the_per_tensor_loop_s_values():
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    config = TrainConfig(optimizer="adam", lr=0.01, weight_decay=0.1)
+    fused = build_optimizer(params, config)
+    looped = torch.optim.Adam(twins, lr=0.01, weight_decay=0.1)
+    assert fused.param_groups[0]["fused"] is True
+    for _ in range(20):
+        for p, twin in zip(params, twins, strict=True):
+            p.grad = torch.randn_like(p)
+            twin.grad = p.grad.clone()
+        fused.step()
+        looped.step()
+    for p, twin in zip(params, twins, strict=True):
+        torch.testing.assert_close(p, twin)
+
+
+def test_adam_keeps_its_loop_where_the_fused_kernel_does_not_fit():
+    sparse = torch.nn.Parameter(torch.eye(2).to_sparse())
+    assert build_optimizer([sparse], TrainConfig(optimizer="adam")).param_groups[0]["fused"] is None
+
+
 def grads_of(*values):
     params = [torch.nn.Parameter(torch.zeros(len(v))) for v in values]
     for p, v in zip(params, values):

@@ -49,7 +49,14 @@ def optimizer_from_files(
             {key: _from_json(value) for key, value in entries.items()}
         )
     groups = [_from_json(group) for group in plain["param_groups"]]
+    for saved, running in zip(groups, optimizer.param_groups, strict=False):
+        # How the update is computed is the running code's choice, not the checkpoint's.
+        saved.update({key: running[key] for key in _IMPLEMENTATION_KEYS if key in running})
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+# Optimiser options that choose a kernel, not the mathematics of the update.
+_IMPLEMENTATION_KEYS = ("foreach", "fused", "capturable", "differentiable")
 
 
 def rng_snapshot() -> dict[str, Any]:
