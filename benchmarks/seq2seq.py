@@ -29,6 +29,7 @@ from rnnkit.train.data import BatchOrder
 
 from .measure import _timed
 from .report import Experiment, environment
+from .translit_models import TINY
 
 EXPERIMENT = Experiment("seq2seq", __doc__, "a tiny model, printed only")
 FULL = {"embed_dim": 128, "hidden_size": 256, "num_layers": 2, "dropout": 0.3}
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> str:
     sizes = {**FULL, "train_words": 20_000}  # the `full` preset's model; fewer words load faster
     batches, repeats, batch = 6, args.repeats, args.batch
     if args.quick:
-        sizes = {"embed_dim": 8, "hidden_size": 8, "num_layers": 1, "train_words": 500}
+        sizes = TINY
         batches, repeats, batch = 2, 1, 16
     times = measure(sizes, batch, batches, repeats)
     body = document(times, EXPERIMENT.command(argv), sizes, batch, batches, repeats)

@@ -46,6 +46,24 @@ def test_seq2seq_quick_run_times_every_variant():
     assert "'hidden_size': 8" in body and "python -m benchmarks.seq2seq --quick" in body
 
 
+def test_decoding_quick_run_times_both_variants_of_each_preset():
+    from benchmarks import decoding
+
+    body = decoding.main(["--quick", "--threads", "1"])
+    for preset in decoding.PRESETS:
+        assert f"| `{preset}` |" in body
+    assert "python -m benchmarks.decoding --quick" in body
+
+
+def test_optimizer_quick_run_times_every_kernel():
+    from benchmarks import optimizer
+
+    body = optimizer.main(["--quick", "--threads", "1"])
+    for kernel in optimizer.KERNELS:
+        assert f"ms, {kernel}" in body
+    assert body.count("| `") == len(optimizer.PRESETS)
+
+
 def test_workspaces_quick_run_measures_every_row_in_its_own_process():
     from benchmarks import workspaces
     from rnnkit.unroll import compiled

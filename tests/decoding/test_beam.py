@@ -116,12 +116,12 @@ def test_a_memory_the_decoder_leaves_untouched_is_not_copied_and_changes_nothing
         log_probs, state = decoder.step(tokens, state)
         return log_probs, map_state(torch.clone, state)
 
+    def search(step):
+        state = decoder.init_state(context=context, memory=memory, memory_mask=mask)
+        return beam_search(step, state, beam_size=3, return_scores=True, **ids)
+
     with torch.no_grad():
-        runs = [
-            beam_search(step, decoder.init_state(context=context, memory=memory, memory_mask=mask),
-                        beam_size=3, return_scores=True, **ids)  # fmt: skip
-            for step in (watched, copying)
-        ]
+        runs = [search(watched), search(copying)]
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
     assert len(memories_seen) > 2 and all(m is memories_seen[0] for m in memories_seen)
 
