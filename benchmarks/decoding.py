@@ -21,7 +21,6 @@ Examples::
 from __future__ import annotations
 
 import statistics
-import sys
 
 import torch
 
@@ -94,7 +93,6 @@ def document(times: dict[str, tuple[float, float]], command: str, words: int, re
 
 
 def main(argv: list[str] | None = None) -> str:
-    argv = sys.argv[1:] if argv is None else argv
     parser = EXPERIMENT.parser()
     parser.add_argument("--words", type=int, default=1000, help="dev words (default 1000)")
     args = EXPERIMENT.parse(parser, argv)
@@ -103,7 +101,7 @@ def main(argv: list[str] | None = None) -> str:
         words, repeats = 20, 1
         overrides = TINY
     times = {preset: measure(preset, words, repeats, overrides) for preset in PRESETS}
-    body = document(times, EXPERIMENT.command(argv), words, repeats)
+    body = document(times, args.command, words, repeats)
     return EXPERIMENT.publish(body, args.quick)
 
 

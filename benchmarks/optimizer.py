@@ -16,7 +16,6 @@ Examples::
 from __future__ import annotations
 
 import statistics
-import sys
 
 import torch
 
@@ -86,14 +85,13 @@ def document(times: dict[str, tuple[int, dict[str, float]]], command: str, repea
 
 
 def main(argv: list[str] | None = None) -> str:
-    argv = sys.argv[1:] if argv is None else argv
     args = EXPERIMENT.parse(EXPERIMENT.parser(), argv)
     repeats, overrides = args.repeats, {}
     if args.quick:
         repeats = 1
         overrides = TINY
     times = {preset: measure(preset, repeats, overrides) for preset in PRESETS}
-    body = document(times, EXPERIMENT.command(argv), repeats)
+    body = document(times, args.command, repeats)
     return EXPERIMENT.publish(body, args.quick)
 
 

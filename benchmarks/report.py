@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,8 +181,11 @@ class Experiment:
         parser.add_argument("--quick", action="store_true", help=self.quick)
         return parser
 
-    def parse(self, parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    def parse(self, parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+        """The options (``argv`` None: the command line's); ``args.command`` records them."""
+        argv = sys.argv[1:] if argv is None else argv
         args = parser.parse_args(argv)
+        args.command = self.command(argv)
         if args.threads:
             torch.set_num_threads(args.threads)
         return args

@@ -19,7 +19,6 @@ Examples::
 from __future__ import annotations
 
 import statistics
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -115,7 +114,6 @@ def document(
 
 
 def main(argv: list[str] | None = None) -> str:
-    argv = sys.argv[1:] if argv is None else argv
     parser = EXPERIMENT.parser()
     parser.add_argument("--batch", type=int, default=128, help="words per batch (default 128)")
     args = EXPERIMENT.parse(parser, argv)
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> str:
         sizes = TINY
         batches, repeats, batch = 2, 1, 16
     times = measure(sizes, batch, batches, repeats)
-    body = document(times, EXPERIMENT.command(argv), sizes, batch, batches, repeats)
+    body = document(times, args.command, sizes, batch, batches, repeats)
     return EXPERIMENT.publish(body, args.quick)
 
 

@@ -109,7 +109,6 @@ def document(by_shape: dict, command: str, repeats: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    argv = sys.argv[1:] if argv is None else argv
     parser = EXPERIMENT.parser()
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # one row: JSON out
     parser.add_argument("--shape", type=_shape, help=argparse.SUPPRESS)
@@ -125,7 +124,7 @@ def main(argv: list[str] | None = None) -> str:
     for shape in shapes:
         print(f"shape {shape} ...", file=sys.stderr, flush=True)
         by_shape[shape] = measure(shape, repeats, args.threads)
-    body = document(by_shape, EXPERIMENT.command(argv), repeats)
+    body = document(by_shape, args.command, repeats)
     return EXPERIMENT.publish(body, args.quick)
 
 
