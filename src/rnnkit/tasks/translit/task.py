@@ -109,8 +109,8 @@ class TranslitTask(Task):
                 "eval_every": 1_000,
             },
         },
-        # Best quality: about 1.5 hours on 2 CPU cores (run it in the background; --resume
-        # continues it), far less on a GPU (--device cuda).
+        # Best quality: about 1.5 hours on 2 CPU cores with AVX-512, 3.5 on AVX2-only ones (run
+        # it in the background; --resume continues it), far less on a GPU (--device cuda).
         "full": {
             "embed_dim": 128,
             "hidden_size": 256,
