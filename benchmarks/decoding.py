@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import statistics
 
-import torch
-
 from rnnkit.decoding import map_state
-from rnnkit.tasks.translit.task import TranslitTask
 
 from .measure import _timed
 from .report import Experiment, environment
-from .translit_models import TINY, preset_config
+from .translit_models import TINY, preset_model
 
 EXPERIMENT = Experiment("decoding", __doc__, "a tiny model and 20 words, printed only")
 PRESETS = ("small", "full")
@@ -39,13 +36,9 @@ class Decoding:
     """One preset's model decoding a fixed list of words, with the memory reordered or not."""
 
     def __init__(self, preset: str, words: int, overrides: dict) -> None:
-        task = TranslitTask()
-        config = preset_config(preset, overrides)
-        data = task.build_data(config)
-        torch.manual_seed(0)
-        self.model = task.build_model(config, data.metadata).eval()
-        self.objective = task.objective(config, data.metadata)
-        self.words = [entry.word for entry in data.dev][:words]
+        built = preset_model(preset, overrides)
+        self.model, self.objective = built.model.eval(), built.objective
+        self.words = [entry.word for entry in built.data.dev][:words]
 
     def run(self, reorder_everything: bool) -> list[list[str]]:
         decoder = self.model.decoder

@@ -19,11 +19,9 @@ import statistics
 
 import torch
 
-from rnnkit.tasks.translit.task import TranslitTask
-
 from .measure import _timed
 from .report import Experiment, environment
-from .translit_models import TINY, preset_config
+from .translit_models import TINY, preset_model
 
 EXPERIMENT = Experiment("optimizer", __doc__, "a tiny model, printed only")
 PRESETS = ("small", "full")
@@ -35,11 +33,7 @@ KERNELS = {
 
 
 def parameters_of(preset: str, overrides: dict) -> list[torch.nn.Parameter]:
-    task = TranslitTask()
-    config = preset_config(preset, overrides)
-    metadata = task.build_data(config).metadata
-    torch.manual_seed(0)
-    params = list(task.build_model(config, metadata).parameters())
+    params = list(preset_model(preset, overrides).model.parameters())
     for p in params:
         p.grad = torch.randn_like(p)
     return params
