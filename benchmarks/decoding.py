@@ -26,10 +26,9 @@ from rnnkit.decoding import map_state
 
 from .measure import _timed
 from .report import Experiment, environment
-from .translit_models import TINY, preset_model
+from .translit_models import PRESETS, TINY, preset_model
 
 EXPERIMENT = Experiment("decoding", __doc__, "a tiny model and 20 words, printed only")
-PRESETS = ("small", "full")
 
 
 class Decoding:

@@ -21,10 +21,9 @@ import torch
 
 from .measure import _timed
 from .report import Experiment, environment
-from .translit_models import TINY, preset_model
+from .translit_models import PRESETS, TINY, preset_model
 
 EXPERIMENT = Experiment("optimizer", __doc__, "a tiny model, printed only")
-PRESETS = ("small", "full")
 KERNELS = {
     "per-tensor loop": {"foreach": False},
     "foreach": {"foreach": True},

@@ -12,6 +12,8 @@ from rnnkit.tasks.config import resolve_run_config
 from rnnkit.tasks.translit.objective import TranslitObjective
 from rnnkit.tasks.translit.task import TranslitConfig, TranslitTask
 
+PRESETS = tuple(TranslitTask.configs)  # small, full
+
 # What ``--quick`` runs instead of a preset's model: a smoke test of the benchmark's code.
 TINY = {"embed_dim": 8, "hidden_size": 8, "num_layers": 1, "train_words": 500}
 
