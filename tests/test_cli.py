@@ -36,7 +36,17 @@ def tiny_sweep(out, *argv):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["tasks"], ["train"], ["eval"], ["predict"], ["gradflow"], ["longrange"], ["draw"]],
+    [
+        [],
+        ["tasks"],
+        ["train"],
+        ["eval"],
+        ["predict"],
+        ["average"],
+        ["gradflow"],
+        ["longrange"],
+        ["draw"],
+    ],
 )
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exit_:
@@ -111,6 +121,24 @@ def test_resume(capsys, trained, tmp_path):
     assert "add --resume" in err
     run_ok(capsys, "train", "adding", *TINY, "--max-steps", "5", "--out", str(run), "--resume")
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
+
+
+def test_average_the_last_checkpoints_of_a_run(capsys, tmp_path):
+    run = tmp_path / "run"
+    every_step = ["--set", "train.checkpoint_every=1", "--max-steps", "3"]
+    run_ok(capsys, "train", "adding", *TINY, *every_step, "--out", str(run))
+    out = run_ok(capsys, "average", str(run), "--last", "2", "--out", str(tmp_path / "avg"))
+    assert "averaged 2 checkpoints" in out and "step-00000002" in out and "step-00000003" in out
+    assert (
+        out.splitlines()[-1] == f"next: rnnkit eval adding --model {tmp_path / 'avg'} --split dev"
+    )
+    assert "test mse:" in run_ok(capsys, "eval", "adding", "--model", str(tmp_path / "avg"))
+    err = run_fails(capsys, "average", str(run), "--out", str(tmp_path / "x"))
+    assert "is a run directory: add --last N" in err
+    err = run_fails(capsys, "average", str(run), "--last", "4", "--out", str(tmp_path / "x"))
+    assert "holds 3 periodic checkpoints" in err and "fewer than --last 4" in err
+    err = run_fails(capsys, "average", str(run), "--last", "2", "--out", str(tmp_path / "avg"))
+    assert "already exists" in err
 
 
 def test_gradflow_prints_a_table_and_plots(capsys, tmp_path):

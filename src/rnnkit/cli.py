@@ -5,6 +5,7 @@
     rnnkit eval adding --model runs/adding
     rnnkit eval translit --model runs/translit-a --model runs/translit-b   # an ensemble
     rnnkit predict adding --model runs/adding "0.3 0.9* 0.1 0.5*"
+    rnnkit average runs/translit --last 3 --out runs/translit-avg3
     rnnkit gradflow --cells rnn,lstm,gru --length 100 --out gradflow.png
     rnnkit longrange --task adding --cells rnn,lstm,gru --lengths 50,100,200
     rnnkit draw lstm --steps 3 --out lstm.png
@@ -110,6 +111,35 @@ def cmd_predict(args) -> None:
         raise UserError("no input: give inputs as arguments or on stdin")
     for line in task.predict(trained.model, trained.config, trained.metadata, inputs):
         print(line)
+
+
+def cmd_average(args) -> None:
+    from .train import average_checkpoints, periodic_checkpoints, read_checkpoint
+
+    sources = []
+    for given in args.checkpoints:
+        path = Path(given)
+        if args.last is None:
+            if not (path / "checkpoint.json").is_file() and periodic_checkpoints(path):
+                raise UserError(
+                    f"{path} is a run directory: add --last N to average its N newest "
+                    "checkpoints, or name checkpoint directories"
+                )
+            sources.append(path)
+            continue
+        found = periodic_checkpoints(path)
+        if len(found) < args.last:
+            raise UserError(
+                f"{path} holds {len(found)} periodic checkpoints (under {path}/checkpoints), "
+                f"fewer than --last {args.last}"
+            )
+        sources += found[-args.last :]
+    out = average_checkpoints(sources, args.out)
+    print(f"averaged {len(sources)} checkpoints -> {out}")
+    for source in sources:
+        print(f"  {source}")
+    task = (read_checkpoint(out).get("config") or {}).get("task", "TASK")
+    print(f"next: rnnkit eval {task} --model {out} --split dev")
 
 
 def cmd_gradflow(args) -> None:
@@ -287,6 +317,25 @@ def build_parser() -> Parser:
             )
         else:
             sub.add_argument("inputs", nargs="*", metavar="INPUT", help="input lines")
+
+    average = command(
+        "average",
+        cmd_average,
+        "average the weights of several checkpoints of one model into a new checkpoint",
+    )
+    average.add_argument(
+        "checkpoints",
+        nargs="+",
+        metavar="DIR",
+        help="checkpoint directories, or run directories with --last",
+    )
+    average.add_argument(
+        "--last",
+        type=positive_int,
+        metavar="N",
+        help="average the N newest periodic checkpoints of each run directory given",
+    )
+    average.add_argument("--out", required=True, metavar="DIR", help="new checkpoint directory")
 
     gradflow = command(
         "gradflow",

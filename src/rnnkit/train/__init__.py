@@ -6,16 +6,19 @@
     summary = trainer.fit(resume=True)
 
 It covers full and truncated BPTT, clipping by norm or value, optimisers and LR schedules,
-early stopping, atomic safetensors checkpoints with bit-exact resume, a non-finite guard,
-progress/CSV/TensorBoard logs and curve plots, and data parallelism with torch.distributed.
+early stopping, atomic safetensors checkpoints with bit-exact resume, checkpoint averaging, a
+non-finite guard, progress/CSV/TensorBoard logs and curve plots, and data parallelism with
+torch.distributed.
 See docs/training.md.
 """
 
+from rnnkit.train.averaging import average_checkpoints
 from rnnkit.train.checkpoint import (
     CheckpointError,
     best_checkpoint,
     latest_checkpoint,
     load_checkpoint,
+    periodic_checkpoints,
     read_checkpoint,
     save_checkpoint,
 )
@@ -33,10 +36,12 @@ __all__ = [
     "TrainConfig",
     "TrainSummary",
     "Trainer",
+    "average_checkpoints",
     "best_checkpoint",
     "latest_checkpoint",
     "launch",
     "load_checkpoint",
+    "periodic_checkpoints",
     "read_checkpoint",
     "save_checkpoint",
     "unwrap",

@@ -125,8 +125,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     """The periodic checkpoint with the highest step in a Trainer's `out_dir`, or None."""
-    steps = _step_dirs(Path(out_dir) / CHECKPOINTS_DIR)
-    return steps[-1][1] if steps else None
+    steps = periodic_checkpoints(out_dir)
+    return steps[-1] if steps else None
+
+
+def periodic_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """The periodic checkpoints kept in a Trainer's `out_dir`, oldest first."""
+    return [path for _, path in _step_dirs(Path(out_dir) / CHECKPOINTS_DIR)]
 
 
 def best_checkpoint(out_dir: str | os.PathLike) -> Path | None:
@@ -156,10 +161,14 @@ def write_model_files(
     metadata: dict[str, Any] | None,
 ) -> None:
     """Write model.safetensors and checkpoint.json into an existing directory."""
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "config": config, **(metadata or {})}
     with _atomic_file(directory / MODEL_FILE) as tmp:
         save_model(model, str(tmp))
-    write_json(directory / META_FILE, meta)
+    write_json(directory / META_FILE, checkpoint_meta(config, metadata))
+
+
+def checkpoint_meta(config: dict[str, Any] | None, metadata: dict[str, Any] | None) -> dict:
+    """The content of checkpoint.json: format tag, model config and the other metadata."""
+    return {"format": FORMAT, "version": FORMAT_VERSION, "config": config, **(metadata or {})}
 
 
 def write_json(path: Path, obj: Any) -> None:
