@@ -134,7 +134,7 @@ def cmd_average(args) -> None:
                 f"fewer than --last {args.last}"
             )
         sources += found[-args.last :]
-    out = average_checkpoints(sources, args.out)
+    out = average_checkpoints(sources, args.out, allow_different_seeds=args.allow_different_seeds)
     print(f"averaged {len(sources)} checkpoints -> {out}")
     for source in sources:
         print(f"  {source}")
@@ -336,6 +336,12 @@ def build_parser() -> Parser:
         help="average the N newest periodic checkpoints of each run directory given",
     )
     average.add_argument("--out", required=True, metavar="DIR", help="new checkpoint directory")
+    average.add_argument(
+        "--allow-different-seeds",
+        action="store_true",
+        help="average runs of different seeds (only sound when they share their initial "
+        "weights, e.g. fine-tunings of one checkpoint)",
+    )
 
     gradflow = command(
         "gradflow",

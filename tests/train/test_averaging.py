@@ -112,6 +112,19 @@ def test_checkpoints_of_different_models_are_refused(tmp_path):
     assert not (tmp_path / "avg").exists()
 
 
+def test_runs_of_different_seeds_are_refused_unless_allowed(tmp_path):
+    paths = [
+        save_checkpoint(tmp_path / f"ck{i}", MLP(), metadata={"train_config": {"seed": seed}})
+        for i, seed in enumerate((0, 0, 1))
+    ]
+    average_checkpoints(paths[:2], tmp_path / "same")
+    with pytest.raises(ValueError, match=r"different seeds \(.*ck0: 0, .*ck1: 0, .*ck2: 1\)"):
+        average_checkpoints(paths, tmp_path / "mixed")
+    assert not (tmp_path / "mixed").exists()
+    average_checkpoints(paths, tmp_path / "mixed", allow_different_seeds=True)
+    assert read_checkpoint(tmp_path / "mixed")["train_config"] == {"seed": 0}
+
+
 def test_bad_requests_are_refused_and_nothing_is_overwritten(tmp_path):
     _, paths = saved_mlps(tmp_path, 2)
     with pytest.raises(ValueError, match="at least two checkpoints, got 1"):

@@ -31,16 +31,27 @@ from .checkpoint import (
 )
 
 
-def average_checkpoints(sources: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
+def average_checkpoints(
+    sources: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    allow_different_seeds: bool = False,
+) -> Path:
     """Write to the new checkpoint directory ``out`` the mean of the ``sources``' weights.
 
     ``out`` carries the model config of the sources, so it loads wherever they load (e.g.
     ``rnnkit eval --model OUT``), and records which checkpoints it averages; it holds no
     optimiser state, so training cannot resume from it.
 
+    Checkpoints of Trainer runs with different seeds are refused unless
+    ``allow_different_seeds``: such runs start from different random weights and end with
+    their hidden units in different orders, so the mean of their weights is not a trained model
+    (decode them as an ensemble instead). Allow it for runs that share their initial weights,
+    e.g. several fine-tunings of one checkpoint.
+
     Raises:
-        ValueError: fewer than two sources, a source named twice, ``out`` among them, or
-            checkpoints of different models.
+        ValueError: fewer than two sources, a source named twice, checkpoints of different
+            models, or of runs with different seeds.
         FileExistsError: ``out`` exists (nothing is overwritten).
         CheckpointError: a source is incomplete or corrupt.
     """
@@ -59,6 +70,18 @@ def average_checkpoints(sources: Sequence[str | os.PathLike], out: str | os.Path
                 f"{path} holds another model than {paths[0]} (their saved configs differ): "
                 "only checkpoints of one model can be averaged"
             )
+    seeds = {
+        path: (meta.get("train_config") or {}).get("seed")
+        for path, meta in zip(paths, metas, strict=True)
+    }
+    if len(set(seeds.values()) - {None}) > 1 and not allow_different_seeds:
+        listed = ", ".join(f"{path}: {seed}" for path, seed in seeds.items())
+        raise ValueError(
+            f"the checkpoints come from runs with different seeds ({listed}); runs started "
+            "from different random weights cannot be averaged (their units are ordered "
+            "differently): decode them as an ensemble, or allow different seeds if the runs "
+            "share their initial weights"
+        )
     tensors = _mean_tensors(paths)
     # The step and train config are the newest source's, as for the run's last checkpoint; its
     # dev metrics are left out, since they are not the average's.
