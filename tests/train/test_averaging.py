@@ -14,7 +14,7 @@ from rnnkit.train import (
     save_checkpoint,
 )
 
-from .toys import MLP, flat_params
+from .toys import MLP, TiedEmbedding, flat_params
 
 
 def saved_mlps(tmp_path, count, config=None):
@@ -59,12 +59,9 @@ def test_copies_of_one_checkpoint_average_to_it_bit_for_bit(tmp_path):
 
 
 def test_dtypes_are_kept_and_tied_weights_stay_tied(tmp_path):
-    class Tied(nn.Module):
+    class Tied(TiedEmbedding):
         def __init__(self):
             super().__init__()
-            self.embed = nn.Embedding(5, 3)
-            self.out = nn.Linear(3, 5, bias=False)
-            self.out.weight = self.embed.weight
             self.register_buffer("scale", torch.ones(2, dtype=torch.float16))
 
     paths = []

@@ -19,7 +19,7 @@ from rnnkit.train.state import (
     rng_to_files,
 )
 
-from .toys import MLP, flat_params
+from .toys import MLP, TiedEmbedding, flat_params
 
 
 def test_round_trip_of_weights_and_metadata(tmp_path):
@@ -34,16 +34,9 @@ def test_round_trip_of_weights_and_metadata(tmp_path):
 
 
 def test_tied_weights_are_stored_once_and_stay_tied(tmp_path):
-    class Tied(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(5, 3)
-            self.out = nn.Linear(3, 5, bias=False)
-            self.out.weight = self.embed.weight
-
-    model = Tied()
+    model = TiedEmbedding()
     save_checkpoint(tmp_path, model)
-    other = Tied()
+    other = TiedEmbedding()
     load_checkpoint(tmp_path, other)
     assert torch.equal(other.embed.weight, model.embed.weight)
     assert other.out.weight is other.embed.weight

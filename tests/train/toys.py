@@ -44,6 +44,16 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class TiedEmbedding(nn.Module):
+    """An embedding whose matrix is also the output layer's: one tensor under two names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(5, 3)
+        self.out = nn.Linear(3, 5, bias=False)
+        self.out.weight = self.embed.weight
+
+
 class SeqModel(nn.Module):
     """LSTM + linear read-out; `forward(x, state) -> (y, (h, c))`."""
 
