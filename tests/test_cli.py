@@ -135,6 +135,8 @@ def test_average_the_last_checkpoints_of_a_run(capsys, tmp_path):
     assert "test mse:" in run_ok(capsys, "eval", "adding", "--model", str(tmp_path / "avg"))
     err = run_fails(capsys, "average", str(run), "--out", str(tmp_path / "x"))
     assert "is a run directory: add --last N" in err
+    err = run_fails(capsys, "average", str(run / "checkpoints"), "--out", str(tmp_path / "x"))
+    assert "is not a checkpoint directory (it has no checkpoint.json)" in err
     err = run_fails(capsys, "average", str(run), "--last", "4", "--out", str(tmp_path / "x"))
     assert "holds 3 periodic checkpoints" in err and "fewer than --last 4" in err
     err = run_fails(capsys, "average", str(run), "--last", "2", "--out", str(tmp_path / "avg"))

@@ -120,10 +120,12 @@ def cmd_average(args) -> None:
     for given in args.checkpoints:
         path = Path(given)
         if args.last is None:
-            if not (path / "checkpoint.json").is_file() and periodic_checkpoints(path):
+            if not (path / "checkpoint.json").is_file():
                 raise UserError(
                     f"{path} is a run directory: add --last N to average its N newest "
                     "checkpoints, or name checkpoint directories"
+                    if periodic_checkpoints(path)
+                    else f"{path} is not a checkpoint directory (it has no checkpoint.json)"
                 )
             sources.append(path)
             continue
