@@ -74,3 +74,12 @@ def test_workspaces_quick_run_measures_every_row_in_its_own_process():
     for name in workspaces.ROWS:
         assert f"| 4,10,8,8 | {name} |" in body
     assert "each row in a process of its own" in body
+
+
+def test_collate_quick_run_times_every_way_and_the_step():
+    from benchmarks import collate
+
+    body = collate.main(["--quick", "--threads", "1"])
+    for name in collate.PADDERS:
+        assert f"| {name} |" in body
+    assert f"({collate.STEP}: forward, backward, Adam)" in body

@@ -2,6 +2,7 @@ import random
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from rnnkit.data.batching import BucketBatchSampler, pad_batch, teacher_forcing_batch
@@ -20,11 +21,33 @@ def test_pad_batch_accepts_tensors_and_uses_pad_id():
     assert lengths.tolist() == [2, 1]
 
 
+def test_pad_batch_matches_torch_pad_sequence_and_leaves_its_input_alone():
+    rng = random.Random(0)
+    for _ in range(20):
+        rows = [[rng.randrange(50) for _ in range(rng.randrange(1, 12))] for _ in range(16)]
+        given = [list(row) for row in rows]
+        mixed = [torch.tensor(row) if i % 3 == 0 else tuple(row) for i, row in enumerate(rows)]
+        expected = pad_sequence([torch.tensor(r) for r in rows], batch_first=True, padding_value=7)
+        for seqs in (rows, mixed):
+            ids, lengths = pad_batch(seqs, pad_id=7)
+            assert torch.equal(ids, expected)
+            assert lengths.tolist() == [len(r) for r in rows]
+        assert rows == given  # the caller's lists are not padded in place
+
+
 def test_pad_batch_bad_input():
     with pytest.raises(ValueError, match="seqs is empty"):
         pad_batch([], pad_id=0)
     with pytest.raises(ValueError, match=r"seqs\[1\] must be 1-D.*\(2, 2\)"):
         pad_batch([[1], [[1, 2], [3, 4]]], pad_id=0)
+    with pytest.raises(ValueError, match=r"seqs\[1\] must be 1-D.*shape \(2, 2\)"):
+        pad_batch([[1], torch.zeros(2, 2, dtype=torch.long)], pad_id=0)
+    with pytest.raises(ValueError, match=r"seqs\[0\] must be 1-D.*got str"):
+        pad_batch(["abc"], pad_id=0)
+    with pytest.raises(ValueError, match=r"seqs\[0\] must be 1-D.*got int"):
+        pad_batch([3, 4], pad_id=0)
+    with pytest.raises(ValueError, match=r"seqs\[1\] must hold integer ids, got \[None\]"):
+        pad_batch([[1], [None]], pad_id=0)
 
 
 def test_teacher_forcing_batch_shifts_by_one():

@@ -32,20 +32,44 @@ def pad_batch(
     """
     if len(seqs) == 0:
         raise ValueError("pad_batch: seqs is empty; a batch needs at least one sequence")
-    rows = []
-    for i, seq in enumerate(seqs):
-        row = torch.as_tensor(seq, dtype=torch.long)
-        if row.dim() != 1:
-            raise ValueError(
-                f"pad_batch: seqs[{i}] must be 1-D (a sequence of ids), got shape "
-                f"{tuple(row.shape)}"
-            )
-        rows.append(row)
-    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
-    ids = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)
+    # One torch.tensor call on padded Python lists: a tensor and a copy per row cost about 20
+    # microseconds each, which was a quarter of the small transliteration model's training step.
+    rows = [seq if isinstance(seq, list) else _as_list(i, seq) for i, seq in enumerate(seqs)]
+    width = max(len(row) for row in rows)
+    try:
+        ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError):
+        ids = None
+    if ids is None or ids.dim() != 2:
+        raise _first_bad_row(rows)
+    return ids, torch.tensor([len(row) for row in rows], dtype=torch.long)
+
+
+def _as_list(i: int, seq: Sequence[int] | torch.Tensor) -> list:
+    """Row ``i`` of a batch as a list, or a ValueError if it is not a 1-D sequence."""
+    if isinstance(seq, torch.Tensor):
+        if seq.dim() == 1:
+            return seq.tolist()
+        got = f"shape {tuple(seq.shape)}"
+    elif isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__"):
+        got = type(seq).__name__
+    else:
+        return list(seq)
+    raise ValueError(f"pad_batch: seqs[{i}] must be 1-D (a sequence of ids), got {got}")
+
+
+def _first_bad_row(rows: list[list]) -> ValueError:
+    """The error for a batch whose rows are not all flat sequences of integer ids."""
     for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-    return ids, lengths
+        try:
+            shape = tuple(torch.as_tensor(row, dtype=torch.long).shape)
+        except (TypeError, ValueError, RuntimeError):
+            return ValueError(f"pad_batch: seqs[{i}] must hold integer ids, got {row!r:.80}")
+        if len(shape) != 1:
+            return ValueError(
+                f"pad_batch: seqs[{i}] must be 1-D (a sequence of ids), got shape {shape}"
+            )
+    return ValueError("pad_batch: seqs must hold sequences of integer ids")
 
 
 def teacher_forcing_batch(
