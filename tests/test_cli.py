@@ -3,7 +3,9 @@
 import io
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -121,6 +123,29 @@ def test_resume(capsys, trained, tmp_path):
     assert "add --resume" in err
     run_ok(capsys, "train", "adding", *TINY, "--max-steps", "5", "--out", str(run), "--resume")
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
+
+
+def test_ctrl_c_saves_the_step_and_prints_the_command_that_continues(capsys, monkeypatch, tmp_path):
+    from rnnkit.train.trainer import Trainer
+
+    real_step = Trainer._train_step
+
+    def step_then_ctrl_c(self):
+        if self.state.step == 2:  # during the third step
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "_train_step", step_then_ctrl_c)
+    argv = ["train", "adding", *TINY, "--max-steps", "6", "--out", str(tmp_path / "run")]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"rnnkit train: stopped after step 3, saved in {tmp_path / 'run/checkpoints/step-00000003'}"
+        f"; continue with: {shlex.join(['rnnkit', *argv, '--resume'])}"
+    )
+    monkeypatch.undo()
+    run_ok(capsys, *argv, "--resume")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 6
 
 
 def test_average_the_last_checkpoints_of_a_run(capsys, tmp_path):

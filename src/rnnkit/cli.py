@@ -18,6 +18,7 @@ inside the commands, so ``--help`` answers quickly.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -433,10 +434,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"rnnkit {args.command}: error: {message}", file=sys.stderr)
         return USER_ERROR
-    except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupted:
+        print(_interruption(interrupted, args.command, argv), file=sys.stderr)
         return 130
     return 0
+
+
+def _interruption(interrupted: KeyboardInterrupt, command: str, argv: list[str]) -> str:
+    """What to tell someone who pressed Ctrl-C: where training stopped and how to go on."""
+    from .train import TrainingInterrupted
+
+    if not isinstance(interrupted, TrainingInterrupted):
+        return "rnnkit: interrupted"
+    again = argv if "--resume" in argv else [*argv, "--resume"]
+    return (
+        f"rnnkit {command}: stopped after step {interrupted.step}, saved in "
+        f"{interrupted.checkpoint}; continue with: {shlex.join(['rnnkit', *again])}"
+    )
 
 
 def _print_metrics(metrics: dict[str, float], chance: dict[str, float], split: str) -> None:

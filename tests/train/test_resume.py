@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 import torch
 
 from rnnkit.train import TrainConfig, Trainer, latest_checkpoint, load_checkpoint
 from rnnkit.train import trainer as trainer_module
 
-from .toys import MLP, Regression, SeqModel, SeqRegression, regression_data, sequence_data
+from .toys import (
+    MLP,
+    Regression,
+    SeqModel,
+    SeqRegression,
+    logged_rows,
+    regression_data,
+    sequence_data,
+)
 
 
 def fresh(model_cls, seed):
@@ -42,7 +48,7 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps(tmp_path):
 
     assert summary.steps == 20
     assert_same_weights(whole, resumed)
-    assert rows(tmp_path / "whole") == rows(tmp_path / "split")
+    assert logged_rows(tmp_path / "whole") == logged_rows(tmp_path / "split")
 
 
 class CrashAt(SeqRegression):
@@ -76,7 +82,9 @@ def test_crash_mid_run_then_resume_with_cosine_warmup_and_tbptt(tmp_path):
     Trainer(resumed, SeqRegression(), data, config, tmp_path / "split").fit(resume=True)
 
     assert_same_weights(whole, resumed)
-    assert rows(tmp_path / "whole") == rows(tmp_path / "split")  # no duplicated steps 5, 6
+    assert logged_rows(tmp_path / "whole") == logged_rows(
+        tmp_path / "split"
+    )  # no duplicated steps 5, 6
 
 
 def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -128,9 +136,3 @@ def test_resume_after_the_end_does_nothing_more(tmp_path):
     summary = Trainer(again, Regression(), regression_data(8), config, tmp_path).fit(resume=True)
     assert summary.steps == 3
     assert_same_weights(model, again)
-
-
-def rows(out_dir):
-    """train.csv without its timing column (the one thing allowed to differ)."""
-    with open(out_dir / "train.csv") as handle:
-        return [{k: v for k, v in r.items() if k != "items_per_s"} for r in csv.DictReader(handle)]

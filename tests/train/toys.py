@@ -8,6 +8,9 @@ processes that the distributed test spawns.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -165,3 +168,9 @@ def distributed_scenarios(out_dir: str) -> dict[str, object]:
     except ValueError as err:
         results["error"] = str(err)
     return results
+
+
+def logged_rows(out_dir: Path) -> list[dict[str, str]]:
+    """train.csv without its timing column (the one thing allowed to differ)."""
+    with open(out_dir / "train.csv") as handle:
+        return [{k: v for k, v in r.items() if k != "items_per_s"} for r in csv.DictReader(handle)]

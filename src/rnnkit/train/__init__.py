@@ -6,9 +6,9 @@
     summary = trainer.fit(resume=True)
 
 It covers full and truncated BPTT, clipping by norm or value, optimisers and LR schedules,
-early stopping, atomic safetensors checkpoints with bit-exact resume, checkpoint averaging, a
-non-finite guard, progress/CSV/TensorBoard logs and curve plots, and data parallelism with
-torch.distributed.
+early stopping, atomic safetensors checkpoints with bit-exact resume (Ctrl-C saves the step it
+stops at), checkpoint averaging, a non-finite guard, progress/CSV/TensorBoard logs and curve
+plots, and data parallelism with torch.distributed.
 See docs/training.md.
 """
 
@@ -24,6 +24,7 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import launch, unwrap
+from rnnkit.train.interrupt import TrainingInterrupted
 from rnnkit.train.objective import Objective, SizedObjective, TBPTTObjective
 from rnnkit.train.trainer import NonFiniteLossError, Trainer, TrainSummary
 
@@ -36,6 +37,7 @@ __all__ = [
     "TrainConfig",
     "TrainSummary",
     "Trainer",
+    "TrainingInterrupted",
     "average_checkpoints",
     "best_checkpoint",
     "latest_checkpoint",

@@ -37,6 +37,7 @@ from rnnkit.train.checkpoint import (
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.data import BatchOrder, detach_state, to_device
 from rnnkit.train.gradients import clip_gradients
+from rnnkit.train.interrupt import StopRequests, TrainingInterrupted
 from rnnkit.train.logs import DEV_CSV, TRAIN_CSV, RunLog
 from rnnkit.train.objective import check_objective
 from rnnkit.train.optim import LRSchedule, build_optimizer
@@ -201,6 +202,9 @@ class Trainer:
         Raises:
             FileExistsError: `out_dir` holds checkpoints and `resume` is False.
             NonFiniteLossError: `max_nonfinite` consecutive steps were non-finite.
+            TrainingInterrupted: Ctrl-C or SIGTERM arrived (single-process runs); the step
+                under way was finished and checkpointed, so `resume=True` loses nothing. A
+                second signal raises a plain KeyboardInterrupt at once.
         """
         started = time.perf_counter()
         self._begin(resume)
@@ -210,28 +214,39 @@ class Trainer:
             log.truncate_after(self.state.step)
         bar = Progress(self.config.max_steps, self.state.step, self.config.progress and main)
         last: _StepResult | None = None
+        # Single-process runs only: under data parallelism every rank would have to agree on
+        # the step to stop at, so there a signal interrupts at once, as before.
+        stop = StopRequests(enabled=not self.info.enabled)
         try:
             window: list[_StepResult] = []
             window_start = time.perf_counter()
-            while self.state.step < self.config.max_steps and not self.state.early_stopped:
-                lr = self.schedule.apply(self.optimizer, self.state.step)
-                last = self._train_step()
-                self.state.step += 1
-                window.append(last)
-                rate = len(window) * self.config.batch_size / (time.perf_counter() - window_start)
-                bar.update(last.loss if last.loss is not None else math.nan, rate)
-                if self._due(self.config.log_every):
-                    if log is not None:
-                        log.train(self._log_row(window, lr, rate))
-                    window, window_start = [], time.perf_counter()
-                if self.dev_set is not None and self._due(self.config.eval_every):
-                    self._evaluate(log)
-                    if main and self.config.progress:
-                        bar.write(self._dev_line())
-                if self._due(self.config.checkpoint_every):
-                    self._save_checkpoint()
+            with stop:
+                while self.state.step < self.config.max_steps and not self.state.early_stopped:
+                    lr = self.schedule.apply(self.optimizer, self.state.step)
+                    last = self._train_step()
+                    self.state.step += 1
+                    window.append(last)
+                    rate = (
+                        len(window) * self.config.batch_size / (time.perf_counter() - window_start)
+                    )
+                    bar.update(last.loss if last.loss is not None else math.nan, rate)
+                    if self._due(self.config.log_every):
+                        if log is not None:
+                            log.train(self._log_row(window, lr, rate))
+                        window, window_start = [], time.perf_counter()
+                    if self.dev_set is not None and self._due(self.config.eval_every):
+                        self._evaluate(log)
+                        if main and self.config.progress:
+                            bar.write(self._dev_line())
+                    if self._due(self.config.checkpoint_every) or stop.requested:
+                        self._save_checkpoint()
+                    if stop.requested:
+                        break
             if window and log is not None:  # the steps since the last row, so none go unlogged
                 log.train(self._log_row(window, lr, rate))
+            if stop.requested:
+                checkpoint = step_checkpoint_path(self.out_dir, self.state.step)
+                raise TrainingInterrupted(self.state.step, checkpoint)
             self._finish(log)
         finally:
             bar.close()
