@@ -125,17 +125,25 @@ def test_resume(capsys, trained, tmp_path):
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
 
 
-def test_ctrl_c_saves_the_step_and_prints_the_command_that_continues(capsys, monkeypatch, tmp_path):
+@pytest.fixture
+def ctrl_c_in_third_step(monkeypatch):
+    """Every run gets a Ctrl-C during its third step; undo() restores plain steps."""
     from rnnkit.train.trainer import Trainer
 
     real_step = Trainer._train_step
 
     def step_then_ctrl_c(self):
-        if self.state.step == 2:  # during the third step
+        if self.state.step == 2:
             os.kill(os.getpid(), signal.SIGINT)
         return real_step(self)
 
     monkeypatch.setattr(Trainer, "_train_step", step_then_ctrl_c)
+    return monkeypatch
+
+
+def test_ctrl_c_saves_the_step_and_prints_the_command_that_continues(
+    capsys, ctrl_c_in_third_step, tmp_path
+):
     argv = ["train", "adding", *TINY, "--max-steps", "6", "--out", str(tmp_path / "run")]
     assert main(argv) == 130
     err = capsys.readouterr().err.strip().splitlines()
@@ -143,9 +151,19 @@ def test_ctrl_c_saves_the_step_and_prints_the_command_that_continues(capsys, mon
         f"rnnkit train: stopped after step 3, saved in {tmp_path / 'run/checkpoints/step-00000003'}"
         f"; continue with: {shlex.join(['rnnkit', *argv, '--resume'])}"
     )
-    monkeypatch.undo()
+    ctrl_c_in_third_step.undo()
     run_ok(capsys, *argv, "--resume")
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 6
+
+
+def test_ctrl_c_in_a_sweep_offers_no_resume_it_lacks(capsys, ctrl_c_in_third_step, tmp_path):
+    sweep = ["--task", "adding", "--cells", "rnn", "--lengths", "4", "--steps", "4"]
+    assert main(["longrange", *sweep, *TINY_SIZES, "--out", str(tmp_path)]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        f"rnnkit longrange: stopped after step 3, saved in "
+        f"{tmp_path / 'rnn-4/checkpoints/step-00000003'}"
+    )
 
 
 def test_average_the_last_checkpoints_of_a_run(capsys, tmp_path):

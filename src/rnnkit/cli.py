@@ -446,11 +446,12 @@ def _interruption(interrupted: KeyboardInterrupt, command: str, argv: list[str])
 
     if not isinstance(interrupted, TrainingInterrupted):
         return "rnnkit: interrupted"
+    stopped = f"rnnkit {command}: stopped after step {interrupted.step}, saved in "
+    stopped += str(interrupted.checkpoint)
+    if command != "train":  # only `train` has --resume (a sweep such as longrange does not)
+        return stopped
     again = argv if "--resume" in argv else [*argv, "--resume"]
-    return (
-        f"rnnkit {command}: stopped after step {interrupted.step}, saved in "
-        f"{interrupted.checkpoint}; continue with: {shlex.join(['rnnkit', *again])}"
-    )
+    return f"{stopped}; continue with: {shlex.join(['rnnkit', *again])}"
 
 
 def _print_metrics(metrics: dict[str, float], chance: dict[str, float], split: str) -> None:
