@@ -70,6 +70,7 @@ class Batches:
         order = BatchOrder(len(pairs), batch, seed=0, lengths=[len(p.letters) for p in pairs])
         letters, phonemes = self.objective.letters, self.objective.phonemes
         self.lists = []  # per batch: the three lists collate pads, with their pad ids
+        self.collated = []  # per batch: what collate makes of it, for the training step
         for step in range(count):
             chosen = [pairs[i] for i in order.global_batch(step)]
             self.lists.append(
@@ -79,10 +80,7 @@ class Batches:
                     ([[*p.phonemes, phonemes.eos_id] for p in chosen], phonemes.pad_id),
                 ]
             )
-        self.collated = [
-            self.objective.collate([pairs[i] for i in order.global_batch(step)])
-            for step in range(count)
-        ]
+            self.collated.append(self.objective.collate(chosen))
 
     def pad_all(self, padder: Callable[[Rows, int], torch.Tensor]) -> None:
         for lists in self.lists:
@@ -139,13 +137,8 @@ def document(
 
 def main(argv: list[str] | None = None) -> str:
     args = EXPERIMENT.parse(EXPERIMENT.parser(), argv)
-    preset, overrides, batch, count, repeats = (
-        "small",
-        {"train_words": 20_000},
-        128,
-        20,
-        args.repeats,
-    )
+    preset, overrides = "small", {"train_words": 20_000}
+    batch, count, repeats = 128, 20, args.repeats
     if args.quick:
         overrides, batch, count, repeats = TINY, 16, 2, 1
     times = measure(Batches(preset, overrides, batch, count), repeats)

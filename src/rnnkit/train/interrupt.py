@@ -26,7 +26,7 @@ _DEFAULTS = (signal.default_int_handler, signal.SIG_DFL)
 class TrainingInterrupted(KeyboardInterrupt):
     """The run stopped on a signal after step `step`, saved in `checkpoint` (resume from it)."""
 
-    def __init__(self, step: int, checkpoint: Path | None) -> None:
+    def __init__(self, step: int, checkpoint: Path) -> None:
         super().__init__(f"training stopped after step {step}; checkpoint: {checkpoint}")
         self.step = step
         self.checkpoint = checkpoint
