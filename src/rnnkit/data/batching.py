@@ -33,7 +33,7 @@ def pad_batch(
     if len(seqs) == 0:
         raise ValueError("pad_batch: seqs is empty; a batch needs at least one sequence")
     # One torch.tensor call on padded Python lists: a tensor and a copy per row cost about 10
-    # microseconds each, an eighth of the small transliteration model's step (benchmarks.collate).
+    # microseconds a row, an eighth of the small transliteration model's step (benchmarks.collate).
     rows = [seq if isinstance(seq, list) else _as_list(i, seq) for i, seq in enumerate(seqs)]
     width = max(len(row) for row in rows)
     try:
