@@ -221,7 +221,11 @@ class Trainer:
             window: list[_StepResult] = []
             window_start = time.perf_counter()
             with stop:
-                while self.state.step < self.config.max_steps and not self.state.early_stopped:
+                while (
+                    self.state.step < self.config.max_steps
+                    and not self.state.early_stopped
+                    and not stop.requested
+                ):
                     lr = self.schedule.apply(self.optimizer, self.state.step)
                     last = self._train_step()
                     self.state.step += 1
@@ -240,8 +244,6 @@ class Trainer:
                             bar.write(self._dev_line())
                     if self._due(self.config.checkpoint_every) or stop.requested:
                         self._save_checkpoint()
-                    if stop.requested:
-                        break
             if window and log is not None:  # the steps since the last row, so none go unlogged
                 log.train(self._log_row(window, lr, rate))
             if stop.requested:
