@@ -15,7 +15,12 @@ from rnnkit.tasks.run import (
     train_task,
     trained_gradient_flow,
 )
-from rnnkit.tasks.translit.words import normalise_word, outside_alphabet, word_parts
+from rnnkit.tasks.translit.words import (
+    fold_accents,
+    normalise_word,
+    outside_alphabet,
+    word_parts,
+)
 
 from .translit_helpers import LEXICON, tiny_run
 
@@ -77,17 +82,21 @@ def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_pat
     train_task(run, tmp_path / "run")
     trained = load_trained(task, tmp_path / "run")
     lines = task.predict(
-        trained.model, trained.config, trained.metadata, ["CAT", "Cat’s", "cat-bat", "tïp", "--"]
+        trained.model,
+        trained.config,
+        trained.metadata,
+        ["CAT", "Cat’s", "cat-bat", "tøp", "--", "BÄT"],
     )
-    assert len(lines) == 5
+    assert len(lines) == 6
     assert lines[0].startswith("CAT  ") and len(lines[0].split()) > 1
     assert lines[1].startswith("Cat’s  ")
     # A compound is said part by part: the parts' phonemes, concatenated.
     cat, bat = (line.split("  ")[1] for line in task.predict(
         trained.model, trained.config, trained.metadata, ["cat", "bat"]))  # fmt: skip
     assert lines[2] == f"cat-bat  {cat} {bat}"
-    assert lines[3].startswith("tïp  cannot transliterate: 'ï' not in")
+    assert lines[3].startswith("tøp  cannot transliterate: 'ø' not in")
     assert "nothing to transliterate" in lines[4]
+    assert lines[5] == f"BÄT  {bat}"  # an accent the alphabet lacks is dropped
 
 
 def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
@@ -109,10 +118,10 @@ def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"predict translit --model {a} --model {b} hello" in out
     assert (tmp_path / "report" / "attention.png").is_file()
-    assert main(["predict", "translit", "--model", str(a), "--model", str(b), "Cat", "tïp"]) == 0
+    assert main(["predict", "translit", "--model", str(a), "--model", str(b), "Cat", "tøp"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Cat  ") and len(lines[0].split()) > 1
-    assert lines[1].startswith("tïp  cannot transliterate")
+    assert lines[1].startswith("tøp  cannot transliterate")
 
     _, other_split = tiny_run(lexicon_file, data_seed=1, max_steps=1, batch_size=4, progress=False)
     train_task(other_split, tmp_path / "c")
@@ -126,3 +135,15 @@ def test_word_normalisation():
     assert word_parts("well-known") == ["well", "known"]
     assert word_parts("a--b") == ["a", "b"]
     assert outside_alphabet("naïve", set("abcdefghijklmnopqrstuvwxyz")) == ["ï"]
+
+
+def test_accents_fold_only_where_the_alphabet_lacks_them():
+    english = set("abcdefghijklmnopqrstuvwxyz'-")
+    assert fold_accents("naïve", english) == "naive"
+    assert fold_accents("résumé", english) == "resume"
+    assert fold_accents("\ufb01ancé", english) == "fiance"  # a ligature becomes its letters
+    assert fold_accents("smørrebrød", english) == "smørrebrød"  # ø has no unaccented form
+    assert fold_accents("straße", english) == "straße"
+    german = english | {"ä"}
+    assert fold_accents("bär", german) == "bär"  # a letter the model knows is kept
+    assert fold_accents("café", german) == "cafe"

@@ -29,7 +29,7 @@ from .data import (
 from .distill import SoftTargets, teacher_dirs
 from .objective import TranslitObjective
 from .report import report
-from .words import normalise_word, outside_alphabet, word_parts
+from .words import fold_accents, normalise_word, outside_alphabet, word_parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,9 +217,9 @@ class TranslitTask(Task):
     ) -> list[str]:
         """Each input line may hold several words; each word gets one line ``word  P H O N E S``.
 
-        Case, typographic apostrophes and dashes are normalised; a hyphenated compound is said
-        part by part. A word with characters outside the model's alphabet gets a line saying
-        which characters, instead of a guess.
+        Case, accents the model's alphabet lacks, typographic apostrophes and dashes are
+        normalised; a hyphenated compound is said part by part. A word with characters outside
+        the model's alphabet gets a line saying which characters, instead of a guess.
         """
         objective = self.objective(config, metadata)
         alphabet = set(objective.letters.tokens) - set(objective.letters.specials.values())
@@ -240,7 +240,7 @@ class TranslitTask(Task):
 
 def _prepare(raw: str, alphabet: set[str]) -> list[str] | str:
     """The parts of ``raw`` to transliterate, or the message that says why it cannot be."""
-    word = normalise_word(raw)
+    word = fold_accents(normalise_word(raw), alphabet)
     unknown = outside_alphabet(word.replace("-", ""), alphabet)
     if unknown:
         shown = " ".join(repr(ch) for ch in unknown)

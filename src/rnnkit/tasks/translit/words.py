@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Typographic apostrophes and dashes people paste from documents.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
@@ -14,6 +15,20 @@ def normalise_word(text: str) -> str:
     spaces removed: ``"Don’t,"`` -> ``"don't"``, ``"X–Ray"`` -> ``"x-ray"``."""
     word = _DASHES.sub("-", text.translate(_APOSTROPHES)).strip().lower()
     return word.strip('"()[]{},;:!?').strip()
+
+
+def fold_accents(word: str, alphabet: set[str]) -> str:
+    """Each character outside ``alphabet`` whose unaccented form is inside it replaced by that form:
+    ``"naïve"`` -> ``"naive"``, ``"ﬁancé"`` -> ``"fiance"``. Characters the model knows are kept,
+    so a model trained on a lexicon with accented letters still sees them."""
+    return "".join(ch if ch in alphabet else _unaccented(ch, alphabet) for ch in word)
+
+
+def _unaccented(ch: str, alphabet: set[str]) -> str:
+    # NFKD splits a letter from its accents (and a ligature into its letters); the accents are
+    # the combining marks. A character with no such form in the alphabet stays, to be reported.
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return base if base and all(c in alphabet for c in base) else ch
 
 
 def word_parts(word: str) -> list[str]:
