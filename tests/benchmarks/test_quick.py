@@ -83,3 +83,12 @@ def test_collate_quick_run_times_every_way_and_the_step():
     for name in collate.PADDERS:
         assert f"| {name} |" in body
     assert f"({collate.STEP}: forward, backward, Adam)" in body
+
+
+def test_dropout_quick_run_times_both_kernels_at_every_site():
+    from benchmarks import dropout
+
+    body = dropout.main(["--quick", "--threads", "1"])
+    for site in dropout.sites({}, batch=256):
+        assert f"| {site} |" in body
+    assert "| one training step |" in body and "python -m benchmarks.dropout --quick" in body

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells import make_cell
@@ -15,6 +14,7 @@ from ..unroll import can_fuse, fused_layer
 from ..unroll.engine import engine_beats_fused, fast_unroll
 from ..unroll.probes import current_observer
 from ..unroll.sequences import check_lengths, mask_from_lengths, repack, unpack
+from .dropout import dropout
 from .merge import MERGES, check_merge, merged_size
 from .torch_interop import copy_from_torch, layer_config_from_torch, to_torch
 
@@ -141,7 +141,7 @@ class Recurrent(nn.Module):
             if self.residual:
                 out = out + self.skips[layer](layer_input)
             if layer < self.num_layers - 1 and self.dropout and self.training:
-                out = F.dropout(out, self.dropout, training=True)
+                out = dropout(out, self.dropout)
             layer_input = out
 
         out = layer_input

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from ..cells import make_cell, resolve_cell_class
 from ..cells.base import RecurrentCell
 from ..cells.lstm import LSTMCell
+from ..layers.dropout import dropout
 from ..unroll.engine import fast_unroll
 from .attention import ATTENTION_KINDS, make_attention
 from .bridge import Bridge
@@ -280,7 +281,7 @@ class RecurrentDecoder(nn.Module):
         return self.attention(query, state["keys"], state["memory"], state.get("mask"))
 
     def _drop(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.dropout, self.training) if self.dropout else x
+        return dropout(x, self.dropout, self.training)
 
 
 def _check_features(name: str, value: Tensor | None, dims: int, size: int | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..layers.dropout import Dropout
 from .pooling import Pooling
 from .reader import SequenceReader
 
@@ -67,7 +68,7 @@ class Acceptor(nn.Module):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"Acceptor: num_classes must be a positive int, got {num_classes!r}")
         self.encoder = SequenceEncoder(rnn, embedding, pooling)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.classifier = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

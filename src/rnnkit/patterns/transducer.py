@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..layers.dropout import Dropout
 from .crf import LinearChainCRF
 from .reader import SequenceReader
 
@@ -45,7 +46,7 @@ class Transducer(nn.Module):
         if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
             raise ValueError(f"Transducer: num_outputs must be a positive int, got {num_outputs!r}")
         self.reader = SequenceReader(rnn, embedding, owner=type(self).__name__)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.head = nn.Linear(rnn.output_size, num_outputs)
         self.crf = LinearChainCRF(num_outputs) if crf else None
 
