@@ -3,10 +3,10 @@
 ``rnnkit.layers.dropout`` draws its mask as uniforms compared with ``p``; on CPU,
 ``torch.nn.functional.dropout`` draws it through ``bernoulli_``. Both are timed forward and
 backward on the tensors the transliteration task's ``full`` model drops out in a training step
-(batch 256, words of CMUdict's mean length): the decoder's embeddings, the
-encoder's output between its two layers, the decoder's between its two, and the attentional
-state before the output layer. Interleaved in one process (DESIGN.md §3); the table goes to
-RESULTS.md, between its own markers.
+(batch 256, words of CMUdict's mean length): the decoder's embeddings, the encoder's output
+between its two layers, the decoder's between its two, and the attentional state before the
+output layer. Interleaved in one process (DESIGN.md §3); the table goes to RESULTS.md, between
+its own markers.
 
 Examples::
 
