@@ -147,3 +147,7 @@ def test_accents_fold_only_where_the_alphabet_lacks_them():
     german = english | {"ä"}
     assert fold_accents("bär", german) == "bär"  # a letter the model knows is kept
     assert fold_accents("café", german) == "cafe"
+    # a letter and a separate combining accent (NFD) read as the accented letter
+    assert fold_accents("cafe\u0301", english) == "cafe"
+    assert fold_accents("ba\u0308r", german) == "bär"
+    assert fold_accents("x\u0301", english) == "x"  # an accent no letter takes is dropped

@@ -21,14 +21,18 @@ def fold_accents(word: str, alphabet: set[str]) -> str:
     """Each character outside ``alphabet`` whose unaccented form is inside it replaced by that form:
     ``"naïve"`` -> ``"naive"``, ``"ﬁancé"`` -> ``"fiance"``. Characters the model knows are kept,
     so a model trained on a lexicon with accented letters still sees them."""
-    return "".join(ch if ch in alphabet else _unaccented(ch, alphabet) for ch in word)
+    # Composed first: text pasted as a letter plus a separate accent (NFD, as macOS file names
+    # are) then reads like the single accented letter, known to the model or folded alike.
+    composed = unicodedata.normalize("NFC", word)
+    return "".join(ch if ch in alphabet else _unaccented(ch, alphabet) for ch in composed)
 
 
 def _unaccented(ch: str, alphabet: set[str]) -> str:
     # NFKD splits a letter from its accents (and a ligature into its letters); the accents are
-    # the combining marks. A character with no such form in the alphabet stays, to be reported.
+    # the combining marks, dropped (an accent on its own becomes nothing). A character with no
+    # such form in the alphabet stays, to be reported.
     base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    return base if base and all(c in alphabet for c in base) else ch
+    return base if all(c in alphabet for c in base) else ch
 
 
 def word_parts(word: str) -> list[str]:
