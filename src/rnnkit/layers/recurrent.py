@@ -140,8 +140,8 @@ class Recurrent(nn.Module):
             finals += layer_finals
             if self.residual:
                 out = out + self.skips[layer](layer_input)
-            if layer < self.num_layers - 1 and self.dropout and self.training:
-                out = dropout(out, self.dropout)
+            if layer < self.num_layers - 1:
+                out = dropout(out, self.dropout, self.training)
             layer_input = out
 
         out = layer_input
