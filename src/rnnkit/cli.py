@@ -83,10 +83,10 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .tasks import get_task
-    from .tasks.run import evaluate_trained, load_ensemble
+    from .tasks.run import evaluate_trained, load_ensemble, with_decoding
 
     task = get_task(args.task)
-    trained = load_ensemble(task, args.model, device=args.device)
+    trained = with_decoding(load_ensemble(task, args.model, device=args.device), args.set)
     metrics = evaluate_trained(trained, args.split)
     if trained.members:
         print(f"{task.name}: ensemble of {' + '.join(str(p) for p in trained.members)}")
@@ -102,10 +102,10 @@ def cmd_eval(args) -> None:
 
 def cmd_predict(args) -> None:
     from .tasks import get_task
-    from .tasks.run import load_ensemble
+    from .tasks.run import load_ensemble, with_decoding
 
     task = get_task(args.task)
-    trained = load_ensemble(task, args.model, device=args.device)
+    trained = with_decoding(load_ensemble(task, args.model, device=args.device), args.set)
     given = args.inputs or sys.stdin.read().splitlines()
     inputs = [line for line in given if line.strip()]
     if not inputs:
@@ -313,6 +313,14 @@ def build_parser() -> Parser:
             "a sequence task as one ensemble",
         )
         sub.add_argument("--device", default="cpu", help="device to run on (default cpu)")
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a decoding setting of the task, e.g. beam_size=1 (translit: beam_size, "
+            "max_len, attention_window)",
+        )
         if name == "eval":
             sub.add_argument("--split", choices=("test", "dev", "train"), default="test")
             sub.add_argument(

@@ -92,3 +92,34 @@ def test_dropout_quick_run_times_both_kernels_at_every_site():
     for site in dropout.sites({}, batch=256):
         assert f"| {site} |" in body
     assert "| one training step |" in body and "python -m benchmarks.dropout --quick" in body
+
+
+def test_long_words_quick_run_scores_both_decodings_on_both_splits():
+    from benchmarks import long_words
+
+    body = long_words.main(["--quick", "--threads", "1"])
+    for row in ("| no window |", "| attention window |"):
+        assert body.count(row) == 2  # the dev table and the test table
+    assert "| two words joined (20) |" in body.replace(" | s to decode |", " |")
+    assert "within the window, 1 back to 3 ahead" in body
+
+
+def test_long_words_joins_pairs_of_a_splits_words():
+    from types import SimpleNamespace
+
+    from benchmarks.long_words import LONG, word_sets
+
+    entries = [
+        SimpleNamespace(word="hot", pronunciations=[["HH", "AA", "T"]]),
+        SimpleNamespace(word="dog", pronunciations=[["D", "AO", "G"], ["D", "AA", "G"]]),
+        SimpleNamespace(word="x" * LONG, pronunciations=[["EH", "K", "S"]]),
+    ]
+    words, long, joined = word_sets(entries, pairs=50)
+    assert words.words == ["hot", "dog", "x" * LONG] and long.words == ["x" * LONG]
+    assert len(joined.words) == 50
+    for word, references in zip(joined.words, joined.references, strict=True):
+        first = next(e for e in entries if word.startswith(e.word))
+        second = next(e for e in entries if word == first.word + e.word)
+        assert len(references) == len(first.pronunciations) * len(second.pronunciations)
+        assert tuple(first.pronunciations[0]) + tuple(second.pronunciations[-1]) in references
+    assert word_sets(entries, pairs=50)[2].words == joined.words  # seeded

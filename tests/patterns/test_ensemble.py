@@ -86,6 +86,19 @@ def test_an_ensemble_of_conditioned_generators_reads_the_same_context():
     assert torch.equal(rkp.Ensemble(members).generate(padded, lengths, max_len=5, beam_size=2), out)
 
 
+def test_each_member_keeps_its_own_attention_window():
+    members = [seq2seq(0), seq2seq(1, cell="gru", hidden_size=10)]
+    src, lengths = source()
+    options = {"max_len": 12, "beam_size": 3, "window": rk.decoding.AttentionWindow()}
+    alone = members[0].generate(src, lengths, **options)
+    assert torch.equal(rkp.Ensemble(members[:1]).generate(src, lengths, **options), alone)
+    tokens, weights = rkp.Ensemble(members).generate(src, lengths, return_attention=True, **options)
+    each = [m.attention_of(m.encode(src, lengths), tokens, options["window"]) for m in members]
+    assert torch.allclose(weights, torch.stack(each).mean(dim=0))
+    plain = [m.attention_of(m.encode(src, lengths), tokens) for m in members]
+    assert not torch.allclose(torch.stack(each), torch.stack(plain))  # the window told
+
+
 def test_ensemble_refuses_members_that_cannot_be_averaged():
     with pytest.raises(ValueError, match="at least one"):
         rkp.Ensemble([])

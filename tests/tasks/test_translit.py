@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.decoding import AttentionWindow
 from rnnkit.tasks import get_task
 from rnnkit.tasks.config import resolve_run_config
 from rnnkit.tasks.run import (
@@ -14,6 +15,7 @@ from rnnkit.tasks.run import (
     load_trained,
     train_task,
     trained_gradient_flow,
+    with_decoding,
 )
 from rnnkit.tasks.translit.words import (
     fold_accents,
@@ -127,6 +129,40 @@ def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
     train_task(other_split, tmp_path / "c")
     with pytest.raises(ValueError, match=r"trained on other data .*data_seed=1 \(first: 0\)"):
         load_ensemble(task, [a, tmp_path / "c"])
+
+
+def test_decoding_keeps_attention_in_a_window_unless_switched_off(lexicon_file):
+    task, run = tiny_run(lexicon_file)
+    metadata = task.build_data(run.config).metadata
+    assert task.objective(run.config, metadata).window == AttentionWindow()
+    _, plain = tiny_run(lexicon_file, config=["attention_window=false"])
+    objective = task.objective(plain.config, metadata)
+    assert objective.window is None
+    # a word longer than max_len / 2 letters gets room for two phonemes a letter
+    assert objective.decoding_length(["cat"]) == plain.config.max_len == 32
+    assert objective.decoding_length(["cat", "x" * 40]) == 80
+
+
+def test_eval_and_predict_may_change_how_a_model_decodes_and_nothing_else(
+    lexicon_file, tmp_path, capsys
+):
+    task, run = tiny_run(lexicon_file, max_steps=1, batch_size=4, progress=False)
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    changed = with_decoding(trained, ["beam_size=1", "attention_window=false"])
+    assert changed.config.beam_size == 1 and changed.config.attention_window is False
+    assert changed.model is trained.model and trained.config.beam_size == 2
+    model = str(tmp_path / "run")
+    assert main(["eval", "translit", "--model", model, "--set", "max_len=40"]) == 0
+    assert "test wer" in capsys.readouterr().out
+    for setting, message in (
+        ("hidden_size=8", "--set hidden_size: fixed by the trained model; eval and predict can "
+         "set beam_size, max_len, attention_window"),
+        ("colour=red", "--set colour: not a setting of task translit"),
+        ("beam_size=0", "beam_size must be positive"),
+    ):  # fmt: skip
+        assert main(["predict", "translit", "--model", model, "--set", setting, "cat"]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_word_normalisation():

@@ -9,9 +9,12 @@ from .ensemble import ensemble_step
 from .greedy import decode_loop, greedy_search
 from .sampling import sample, truncate_logits
 from .state import IncrementalDecoder, map_state, reorder_state, repeat_state
+from .window import AttentionWindow, WindowedDecoder
 
 __all__ = [
+    "AttentionWindow",
     "IncrementalDecoder",
+    "WindowedDecoder",
     "beam_search",
     "decode_loop",
     "ensemble_step",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..decoding import AttentionWindow
 from ..decoding.ensemble import ensemble_step
 from .generation import GeneratorModel, rows_of, search
 
@@ -20,8 +21,9 @@ class Ensemble(nn.Module):
 
     ``generate(*inputs, max_len=50, return_attention=False, **options)`` takes what each
     member's ``generate`` takes (e.g. ``src, src_lengths``) and the same search options (beam
-    size, length penalty, sampling). With ``return_attention=True`` it also returns the members'
-    attention weights for the chosen tokens, averaged.
+    size, length penalty, sampling, an attention ``window`` that each member keeps for itself).
+    With ``return_attention=True`` it also returns the members' attention weights for the chosen
+    tokens, averaged.
     """
 
     def __init__(self, members: Sequence[GeneratorModel]) -> None:
@@ -52,7 +54,12 @@ class Ensemble(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, *inputs, max_len: int = 50, return_attention: bool = False, **options
+        self,
+        *inputs,
+        max_len: int = 50,
+        return_attention: bool = False,
+        window: AttentionWindow | None = None,
+        **options,
     ) -> Tensor | tuple[Tensor, Tensor]:
         members = list(self.members)
         encodings = [member.encode(*inputs) for member in members]
@@ -60,7 +67,7 @@ class Ensemble(nn.Module):
             member.initial_state(encoding)
             for member, encoding in zip(members, encodings, strict=True)
         )
-        step = ensemble_step([member.decoder.step for member in members])
+        step = ensemble_step([member.step_function(window) for member in members])
         tokens = search(
             step, state, rows_of(encodings[0]), **members[0].special_ids, max_len=max_len,
             **options,
@@ -68,7 +75,7 @@ class Ensemble(nn.Module):
         if not return_attention:
             return tokens
         weights = [
-            member.attention_of(encoding, tokens)
+            member.attention_of(encoding, tokens, window)
             for member, encoding in zip(members, encodings, strict=True)
         ]
         return tokens, torch.stack(weights).mean(dim=0)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..decoding import beam_search, greedy_search, sample
+from ..decoding import AttentionWindow, WindowedDecoder, beam_search, greedy_search, sample
 from ..decoding.state import DecoderState, StepFn, check_special_ids
 
 
@@ -46,30 +46,48 @@ class GeneratorModel(nn.Module):
         return self.decoder(tgt_in, self.initial_state(encoding), **options)
 
     def _generate(
-        self, encoding: Encoding, max_len: int = 50, return_attention: bool = False, **options
+        self,
+        encoding: Encoding,
+        max_len: int = 50,
+        return_attention: bool = False,
+        window: AttentionWindow | None = None,
+        **options,
     ):
-        """Tokens after BOS for ``encoding`` (see :func:`search` for the options)."""
+        """Tokens after BOS for ``encoding`` (see :func:`search` for the options; ``window``
+        keeps attention moving along the source, see :class:`~rnnkit.decoding.WindowedDecoder`)."""
         state = self.initial_state(encoding)
         tokens = search(
-            self.decoder.step, state, rows_of(encoding), **self.special_ids, max_len=max_len,
-            **options,
+            self.step_function(window), state, rows_of(encoding), **self.special_ids,
+            max_len=max_len, **options,
         )  # fmt: skip
         if not return_attention:
             return tokens
-        return tokens, self.attention_of(encoding, tokens)
+        return tokens, self.attention_of(encoding, tokens, window)
+
+    def step_function(self, window: AttentionWindow | None = None) -> StepFn:
+        """The decoder's step as the searches call it: plain, or within an attention window."""
+        if window is None:
+            return self.decoder.step
+        return WindowedDecoder(self.decoder, self.eos_id, window).step
 
     @property
     def special_ids(self) -> dict[str, int]:
         """``bos_id``, ``eos_id`` and ``pad_id``, as the searches take them."""
         return {"bos_id": self.bos_id, "eos_id": self.eos_id, "pad_id": self.pad_id}
 
-    def attention_of(self, encoding: Encoding, tokens: Tensor) -> Tensor:
-        """The attention weights ``(B, L, S)`` behind generated ``tokens``, recomputed by one
+    def attention_of(
+        self, encoding: Encoding, tokens: Tensor, window: AttentionWindow | None = None
+    ) -> Tensor:
+        """The attention weights ``(B, L, S)`` behind generated ``tokens``, recomputed by a
         teacher-forced pass over them (the same numbers as during decoding, since both run the
-        same step); zero after each row's EOS."""
+        same step, within the same ``window`` if one was used); zero after each row's EOS."""
         bos = torch.full_like(tokens[:, :1], self.bos_id)
         tgt_in = torch.cat([bos, tokens[:, :-1]], dim=1)
-        _, weights = self.decoder(tgt_in, self.initial_state(encoding), return_attention=True)
+        state = self.initial_state(encoding)
+        if window is None:
+            _, weights = self.decoder(tgt_in, state, return_attention=True)
+        else:
+            weights = WindowedDecoder(self.decoder, self.eos_id, window).attention(tgt_in, state)
         ended = (tokens == self.eos_id).long().cumsum(dim=1)
         after_eos = (ended - (tokens == self.eos_id).long()) > 0
         return weights.masked_fill(after_eos.unsqueeze(2), 0.0)

@@ -37,8 +37,11 @@ class EncoderDecoder(GeneratorModel):
     * ``forward(src, src_lengths, tgt_in, return_attention=False, sampling_prob=0.0)`` -> logits
       ``(B, T_tgt, V)`` (and attention ``(B, T_tgt, S)``); ``tgt_in`` starts with ``bos_id``.
     * ``generate(src, src_lengths, max_len=50, beam_size=1, length_penalty=0.0, do_sample=False,
-      temperature=1.0, top_k=None, top_p=None, generator=None, return_attention=False)`` -> tokens
-      ``(B, L <= max_len)``: the tokens after BOS, EOS included, then ``pad_id``.
+      temperature=1.0, top_k=None, top_p=None, generator=None, return_attention=False,
+      window=None)`` -> tokens ``(B, L <= max_len)``: the tokens after BOS, EOS included, then
+      ``pad_id``. ``window`` (an :class:`~rnnkit.decoding.AttentionWindow`) keeps attention
+      moving along the source and ends only at its end: for monotonic tasks such as spelling to
+      sound, and sources longer than those seen in training.
     """
 
     def __init__(

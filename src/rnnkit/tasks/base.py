@@ -87,6 +87,9 @@ class Task(ABC):
     # The config fields that decide the data (split, vocabularies): runs decoded together as an
     # ensemble must agree on them. None: on every field.
     data_fields: ClassVar[tuple[str, ...] | None] = None
+    # The config fields that only change how a trained model decodes (beam width ...):
+    # `rnnkit eval` and `predict` may set them with --set.
+    decoding_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def default_preset(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ..train import (
 )
 from . import get_task
 from .base import Task, TaskData
-from .config import RunConfig, build_dataclass
+from .config import TRAIN_TABLE, ConfigError, RunConfig, build_dataclass, parse_assignment
 
 RUN_FILE = "run.json"  # the resolved run config, beside the Trainer's files, for humans
 
@@ -156,6 +157,27 @@ def load_ensemble(
         ) from None
     checkpoints = tuple(run.checkpoint for run in runs)
     return Trained(task, first.config, first.metadata, model, first.checkpoint, checkpoints)
+
+
+def with_decoding(trained: Trained, assignments: Sequence[str]) -> Trained:
+    """``trained`` with ``key=value`` settings of its task's ``decoding_fields`` applied to its
+    config (``rnnkit eval/predict --set``); any other key is refused, since the model was
+    trained with it."""
+    if not assignments:
+        return trained
+    task = trained.task
+    fields = typing.get_type_hints(task.Config)
+    changes: dict[str, Any] = {}
+    for text in assignments:
+        key = text.partition("=")[0].strip()
+        if key not in task.decoding_fields:
+            known = key in fields or key.startswith(f"{TRAIN_TABLE}.")
+            why = "fixed by the trained model" if known else f"not a setting of task {task.name}"
+            settable = ", ".join(task.decoding_fields) or "nothing"
+            raise ConfigError(f"--set {key}: {why}; eval and predict can set {settable}")
+        changes.update(parse_assignment(text, fields))
+    config = dataclasses.asdict(trained.config) | changes
+    return dataclasses.replace(trained, config=build_dataclass(task.Config, config, "--set"))
 
 
 def data_differences(

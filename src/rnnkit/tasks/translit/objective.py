@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ...data import Vocab, pad_batch, teacher_forcing_batch
+from ...decoding import AttentionWindow
 from ...metrics import g2p_scores
 from .data import Entry, Pair
 from .distill import PairKey, SoftTargets
@@ -34,6 +35,7 @@ class TranslitObjective:
         *,
         beam_size: int = 1,
         max_len: int = 32,
+        window: AttentionWindow | None = None,
         label_smoothing: float = 0.0,
         eval_batch_size: int = 500,
         distill: SoftTargets | None = None,
@@ -42,6 +44,7 @@ class TranslitObjective:
         self.letters, self.phonemes = letters, phonemes
         self.beam_size = beam_size
         self.max_len = max_len
+        self.window = window
         self.label_smoothing = label_smoothing
         self.eval_batch_size = eval_batch_size
         self.distill, self.distill_weight = distill, distill_weight
@@ -85,19 +88,36 @@ class TranslitObjective:
         self, model: nn.Module, words: Sequence[str], beam_size: int | None = None
     ) -> list[list[str]]:
         """The phonemes the model says for each word (letters must be in the alphabet)."""
-        beam = self.beam_size if beam_size is None else beam_size
-        device = next(model.parameters()).device
+        max_len = self.decoding_length(words)
         results: list[list[str]] = []
         for start in range(0, len(words), self.eval_batch_size):
             chunk = words[start : start + self.eval_batch_size]
-            src, lengths = pad_batch(
-                [self.letters.encode(list(w)) for w in chunk], self.letters.pad_id
-            )
-            out = model.generate(
-                src.to(device), lengths.to(device), max_len=self.max_len, beam_size=beam
-            )
+            out = self.generate(model, chunk, max_len, beam_size)
             results += [self.phonemes.decode(row) for row in out.cpu()]
         return results
+
+    def decoding_length(self, words: Sequence[str]) -> int:
+        """The most phonemes generated for ``words``: ``max_len``, or twice the longest word's
+        letters if that is more (a long word is not cut at ``max_len``)."""
+        return max([self.max_len, *(2 * len(w) for w in words)])
+
+    def generate(
+        self,
+        model: nn.Module,
+        words: Sequence[str],
+        max_len: int,
+        beam_size: int | None = None,
+        return_attention: bool = False,
+    ):
+        """``model.generate`` on one batch of ``words``, as this task decodes: its beam width
+        and attention window."""
+        device = next(model.parameters()).device
+        src, lengths = pad_batch([self.letters.encode(list(w)) for w in words], self.letters.pad_id)
+        return model.generate(
+            src.to(device), lengths.to(device), max_len=max_len,
+            beam_size=self.beam_size if beam_size is None else beam_size, window=self.window,
+            return_attention=return_attention,
+        )  # fmt: skip
 
     def evaluate(self, model: nn.Module, entries: Sequence[Entry]) -> dict[str, float]:
         predictions = self.transliterate(model, [e.word for e in entries])

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 
-from ...data import pad_batch
 from ...diagnostics.attention import plot_attention
 from ...metrics import format_g2p_scores, g2p_scores
 from .data import Entry
@@ -45,15 +44,12 @@ def example_table(
 @torch.no_grad()
 def attention_plot(objective: TranslitObjective, model, words, path: Path) -> Path:
     """Heatmaps of the decoder's attention over the letters of ``words``."""
-    letters, phonemes = objective.letters, objective.phonemes
-    src, lengths = pad_batch([letters.encode(list(w)) for w in words], letters.pad_id)
-    tokens, weights = model.generate(
-        src, lengths, max_len=objective.max_len, beam_size=objective.beam_size,
-        return_attention=True,
-    )  # fmt: skip
+    tokens, weights = objective.generate(
+        model, words, objective.decoding_length(words), return_attention=True
+    )
     panels = []
     for row, word in enumerate(words):
-        output = phonemes.decode(tokens[row])
+        output = objective.phonemes.decode(tokens[row])
         panels.append((list(word), output, weights[row]))
     return plot_attention(panels, path)
 

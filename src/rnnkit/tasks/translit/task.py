@@ -16,6 +16,7 @@ from torch import nn
 
 from ... import Seq2Seq
 from ...data import Vocab
+from ...decoding import AttentionWindow
 from ..base import Task, TaskData
 from ..checks import check_positive
 from ..run import run_directory
@@ -43,7 +44,11 @@ class TranslitConfig:
             decoder over all phonemes at once: several times faster training.
         label_smoothing: of the training cross-entropy.
         beam_size: beam width for evaluation and prediction (1 = greedy).
-        max_len: longest pronunciation generated, in phonemes.
+        max_len: longest pronunciation generated, in phonemes (twice the letters of the longest
+            word decoded, when that is more).
+        attention_window: decode with an :class:`~rnnkit.decoding.AttentionWindow` (its
+            defaults): attention moves along the word letter by letter, and the pronunciation
+            ends only at the word's end. It keeps words longer than the training words whole.
         test_words, dev_words: words held out for the final test and for model selection.
         dev_eval_words: how many dev words are scored at each evaluation during training
             (spread evenly over the dev split; None = all of them).
@@ -66,6 +71,7 @@ class TranslitConfig:
     label_smoothing: float = 0.0
     beam_size: int = 5
     max_len: int = 32
+    attention_window: bool = True
     test_words: int = 12_000
     dev_words: int = 3_000
     dev_eval_words: int | None = 1_000
@@ -131,6 +137,7 @@ class TranslitTask(Task):
             },
         },
     }
+    decoding_fields = ("beam_size", "max_len", "attention_window")
     data_fields = (
         "test_words", "dev_words", "dev_eval_words", "train_words", "lexicon", "lexicon_format",
         "data_seed",
@@ -186,6 +193,7 @@ class TranslitTask(Task):
             phonemes,
             beam_size=config.beam_size,
             max_len=config.max_len,
+            window=AttentionWindow() if config.attention_window else None,
             label_smoothing=config.label_smoothing,
             distill=SoftTargets(self, config.teachers, config, metadata)
             if config.teachers
