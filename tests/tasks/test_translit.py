@@ -95,10 +95,15 @@ def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_pat
     # A compound is said part by part: the parts' phonemes, concatenated.
     cat, bat = (line.split("  ")[1] for line in task.predict(
         trained.model, trained.config, trained.metadata, ["cat", "bat"]))  # fmt: skip
-    assert lines[2] == f"cat-bat  {cat} {bat}"
+
+    # This untrained model never writes </s>: each line says where its phonemes were cut.
+    def cut(word):
+        return f"  (cut at 32 phonemes: the model never ended {word!r})"
+
+    assert lines[2] == f"cat-bat  {cat} {bat}{cut('cat')}"
     assert lines[3].startswith("tøp  cannot transliterate: 'ø' not in")
     assert "nothing to transliterate" in lines[4]
-    assert lines[5] == f"BÄT  {bat}"  # an accent the alphabet lacks is dropped
+    assert lines[5] == f"BÄT  {bat}{cut('bat')}"  # an accent the alphabet lacks is dropped
 
 
 def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):
@@ -141,6 +146,19 @@ def test_decoding_keeps_attention_in_a_window_unless_switched_off(lexicon_file):
     # a word longer than max_len / 2 letters gets room for two phonemes a letter
     assert objective.decoding_length(["cat"]) == plain.config.max_len == 32
     assert objective.decoding_length(["cat", "x" * 40]) == 80
+
+
+def test_a_word_is_said_the_same_alone_or_beside_a_long_word(lexicon_file, tmp_path):
+    task, run = tiny_run(lexicon_file, max_steps=1, batch_size=4, progress=False)
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    objective = task.objective(trained.config, trained.metadata)
+    long = "cat" * 20
+    alone = objective.transliterate(trained.model, ["cat", "bat"])
+    assert max(len(said) for said in alone) == 32  # an untrained model runs to max_len ...
+    beside = objective.transliterate(trained.model, ["cat", long, "bat"])
+    assert [beside[0], beside[2]] == alone  # ... whatever it is decoded with
+    assert 32 < len(beside[1]) <= 2 * len(long)
 
 
 def test_eval_and_predict_may_change_how_a_model_decodes_and_nothing_else(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
@@ -83,17 +84,33 @@ class TranslitObjective:
         taught = F.kl_div(logits[phonemes].log_softmax(-1), soft[phonemes], reduction="batchmean")
         return (1.0 - self.distill_weight) * gold + self.distill_weight * taught
 
-    @torch.no_grad()
     def transliterate(
         self, model: nn.Module, words: Sequence[str], beam_size: int | None = None
     ) -> list[list[str]]:
         """The phonemes the model says for each word (letters must be in the alphabet)."""
-        max_len = self.decoding_length(words)
-        results: list[list[str]] = []
-        for start in range(0, len(words), self.eval_batch_size):
-            chunk = words[start : start + self.eval_batch_size]
-            out = self.generate(model, chunk, max_len, beam_size)
-            results += [self.phonemes.decode(row) for row in out.cpu()]
+        return [phonemes for phonemes, _ in self.pronounce(model, words, beam_size)]
+
+    @torch.no_grad()
+    def pronounce(
+        self, model: nn.Module, words: Sequence[str], beam_size: int | None = None
+    ) -> list[tuple[list[str], bool]]:
+        """For each word, its phonemes and whether the model ended them (False: cut at the
+        word's length limit, the model never wrote ``</s>``).
+
+        Words are decoded in batches of the same length limit (:meth:`decoding_length`), so that
+        what a word gets never depends on the other words: a model that loses its place in a long
+        word stops at that word's own limit."""
+        by_limit: dict[int, list[int]] = defaultdict(list)
+        for index, word in enumerate(words):
+            by_limit[self.decoding_length([word])].append(index)
+        results: list[tuple[list[str], bool]] = [([], True) for _ in words]
+        for max_len, indices in by_limit.items():
+            for start in range(0, len(indices), self.eval_batch_size):
+                chunk = indices[start : start + self.eval_batch_size]
+                out = self.generate(model, [words[i] for i in chunk], max_len, beam_size).cpu()
+                ended = (out == self.phonemes.eos_id).any(dim=1).tolist()
+                for index, row, row_ended in zip(chunk, out, ended, strict=True):
+                    results[index] = (self.phonemes.decode(row), row_ended)
         return results
 
     def decoding_length(self, words: Sequence[str]) -> int:

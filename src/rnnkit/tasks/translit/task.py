@@ -223,7 +223,8 @@ class TranslitTask(Task):
     def predict(
         self, model: nn.Module, config: TranslitConfig, metadata: dict[str, Any], inputs: list[str]
     ) -> list[str]:
-        """Each input line may hold several words; each word gets one line ``word  P H O N E S``.
+        """Each input line may hold several words; each word gets one line ``word  P H O N E S``
+        (and a note when the model never ended the word: its phonemes are cut at the limit).
 
         Case, accents the model's alphabet lacks, typographic apostrophes and dashes are
         normalised; a hyphenated compound is said part by part. A word with characters outside
@@ -236,13 +237,18 @@ class TranslitTask(Task):
         to_say = list(
             dict.fromkeys(p for parts in prepared if isinstance(parts, list) for p in parts)
         )
-        said = dict(zip(to_say, objective.transliterate(model, to_say), strict=True))
+        said = dict(zip(to_say, objective.pronounce(model, to_say), strict=True))
         lines = []
         for raw, parts in zip(words, prepared, strict=True):
             if isinstance(parts, str):  # a message: the word cannot be transliterated
                 lines.append(parts)
-            else:
-                lines.append(f"{raw}  " + " ".join(ph for part in parts for ph in said[part]))
+                continue
+            line = f"{raw}  " + " ".join(ph for part in parts for ph in said[part][0])
+            cut = [part for part in parts if not said[part][1]]
+            if cut:
+                limit = objective.decoding_length(cut)
+                line += f"  (cut at {limit} phonemes: the model never ended {cut[0]!r})"
+            lines.append(line)
         return lines
 
 
