@@ -1,4 +1,5 @@
-"""Tier 4: decoding an incremental decoder: greedy, beam search, sampling, state helpers.
+"""Tier 4: decoding an incremental decoder: greedy, beam search, sampling, ensembles, an
+attention window, state helpers.
 
 A decoder only has to expose ``step(tokens, state) -> (log_probs, state)``, with the batch on
 dimension 0 of every tensor in ``state`` (see :mod:`rnnkit.decoding.state`).

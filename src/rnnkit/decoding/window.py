@@ -6,8 +6,9 @@ ahead and skips part of the source, or the decoder emits EOS half-way through. C
 (2015, *Attention-based models for speech recognition*) met this on utterances longer than any
 in training and cured it at decoding time by letting attention read only a window around where
 it read at the previous step. Where the source and the output are aligned monotonically
-(spelling and pronunciation, speech and its transcript) the window costs nothing: a trained
-model's attention already stays inside it.
+(spelling and pronunciation, speech and its transcript) the window costs little: a trained
+model's attention already stays inside it nearly always (``python -m benchmarks.long_words``
+counts it for the transliterator).
 
 :class:`WindowedDecoder` wraps an attention decoder's step with that window and one more rule
 from the same assumption: EOS may only be chosen while attention is at the source's last
