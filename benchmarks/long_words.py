@@ -29,6 +29,7 @@ Examples::
 
     python -m benchmarks.long_words --model runs/translit-full --threads 2
     python -m benchmarks.long_words --quick      # a random tiny model, printed only
+    python -m benchmarks.long_words --model DIR --plot docs/img/translit-long-words.png
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from collections.abc import Sequence
 import torch
 
 from rnnkit.decoding import AttentionWindow
+from rnnkit.diagnostics import plot_attention
 from rnnkit.metrics import g2p_scores
 from rnnkit.tasks import get_task
 from rnnkit.tasks.run import load_ensemble
@@ -54,6 +56,8 @@ from .translit_models import TINY, preset_model
 EXPERIMENT = Experiment("long_words", __doc__, "a random tiny model and 20 words, printed only")
 LONG = 15  # letters: the "long words" subset
 PAIRS = 1000
+WINDOWS = {"no window": None, "attention window": AttentionWindow()}
+PLOTTED = ("pseudopseudohypoparathyroidism", "electroencephalographically")  # --plot
 
 
 @dataclasses.dataclass
@@ -117,6 +121,19 @@ def describe_moves(moves: Counter, end_gap: Counter) -> str:
     )
 
 
+def plot_long_words(objective, model, path: str):
+    """The attention over each of ``PLOTTED``, decoded without the window and with it."""
+    panels, titles = [], []
+    for word in PLOTTED:
+        for name, window in WINDOWS.items():
+            objective.window = window
+            limit = objective.decoding_length([word])
+            tokens, weights = objective.generate(model, [word], limit, return_attention=True)
+            panels.append((list(word), objective.phonemes.decode(tokens[0]), weights[0]))
+            titles.append(f"{name}: {word}")
+    return plot_attention(panels, path, columns=2, titles=titles)
+
+
 def scores(objective, model, sets: list[WordSet]) -> dict[str, dict]:
     return {
         s.name: g2p_scores(objective.transliterate(model, s.words), s.references)
@@ -128,7 +145,7 @@ def scores(objective, model, sets: list[WordSet]) -> dict[str, dict]:
 def measure(objective, model, splits: dict[str, list[WordSet]], repeats: int) -> dict:
     """Per decoding: the scores of every set of every split, and the seconds to decode the first
     split's words."""
-    windows = {"no window": None, "attention window": AttentionWindow()}
+    windows = WINDOWS
     timed = next(iter(splits.values()))[0].words
     results: dict[str, dict] = {}
     for name, window in windows.items():
@@ -186,6 +203,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--model", action="append", help="a run of `rnnkit train translit` (repeat: ensemble)"
     )
+    parser.add_argument(
+        "--plot", metavar="FILE", help="also draw the attention over two long words (.png/.svg)"
+    )
     args = EXPERIMENT.parse(parser, argv)
     if args.quick:
         built = preset_model("small", TINY)
@@ -210,6 +230,9 @@ def main(argv: list[str] | None = None) -> str:
     moves = describe_moves(*attention_moves(objective, model, dev_pairs)) if dev_pairs else None
     results = measure(objective, model, splits, repeats)
     body = document(results, splits, args.command, about, repeats, moves)
+    if args.plot:
+        figure = plot_long_words(objective, model, args.plot)
+        body += f"\nattention over two long words, both decodings: {figure}\n"
     return EXPERIMENT.publish(body, args.quick)
 
 

@@ -94,10 +94,12 @@ def test_dropout_quick_run_times_both_kernels_at_every_site():
     assert "| one training step |" in body and "python -m benchmarks.dropout --quick" in body
 
 
-def test_long_words_quick_run_scores_both_decodings_on_both_splits():
+def test_long_words_quick_run_scores_both_decodings_on_both_splits(tmp_path):
     from benchmarks import long_words
 
-    body = long_words.main(["--quick", "--threads", "1"])
+    figure = tmp_path / "long.png"
+    body = long_words.main(["--quick", "--threads", "1", "--plot", str(figure)])
+    assert figure.stat().st_size > 1000 and str(figure) in body
     for row in ("| no window |", "| attention window |"):
         assert body.count(row) == 2  # the dev table and the test table
     assert "| two words joined (20) |" in body.replace(" | s to decode |", " |")

@@ -65,6 +65,18 @@ def test_plot_attention(tmp_path):
         plot_attention([], tmp_path / "a.png")
 
 
+def test_plot_attention_titles_its_panels_and_grows_with_long_words(tmp_path):
+    long = list("pseudopseudohypoparathyroidism")
+    panels = [(long, ["S"] * 24, torch.rand(24, 30)), (list("cat"), ["K"], torch.ones(1, 3))]
+    path = plot_attention(panels, tmp_path / "t.svg", columns=2, titles=["free", "window"])
+    svg = path.read_text()
+    assert ">free</text>" in svg and ">window</text>" in svg
+    width = float(re.search(r'<svg[^>]* width="([0-9.]+)pt"', svg).group(1))
+    assert width > 2 * 3.2 * 72 * 1.4  # 30 letters need wider panels than the 3.2-inch default
+    with pytest.raises(ValueError, match="1 titles for 2 panels"):
+        plot_attention(panels, tmp_path / "t.png", titles=["one"])
+
+
 def test_plot_attention_of_an_empty_output_draws_a_note(tmp_path):
     """An untrained model may write nothing: the panel says so (no empty-image warnings)."""
     with warnings.catch_warnings():
