@@ -106,10 +106,8 @@ def attention_moves(objective, model, pairs, batch_size: int = 500) -> tuple[Cou
 
 def describe_moves(moves: Counter, end_gap: Counter) -> str:
     window = AttentionWindow()
-    total, inside = (
-        sum(moves.values()),
-        sum(n for offset, n in moves.items() if -window.back <= offset <= window.ahead),
-    )
+    total = sum(moves.values())
+    inside = sum(n for offset, n in moves.items() if -window.back <= offset <= window.ahead)
     counts = ", ".join(f"{offset:+d}: {n}" for offset, n in sorted(moves.items()))
     words = sum(end_gap.values())
     return (
@@ -145,18 +143,17 @@ def scores(objective, model, sets: list[WordSet]) -> dict[str, dict]:
 def measure(objective, model, splits: dict[str, list[WordSet]], repeats: int) -> dict:
     """Per decoding: the scores of every set of every split, and the seconds to decode the first
     split's words."""
-    windows = WINDOWS
     timed = next(iter(splits.values()))[0].words
     results: dict[str, dict] = {}
-    for name, window in windows.items():
+    for name, window in WINDOWS.items():
         objective.window = window
         results[name] = {
             "scores": {split: scores(objective, model, sets) for split, sets in splits.items()},
             "seconds": [],
         }
     for round_ in range(repeats):
-        for name in windows if round_ % 2 == 0 else reversed(windows):
-            objective.window = windows[name]
+        for name in WINDOWS if round_ % 2 == 0 else reversed(WINDOWS):
+            objective.window = WINDOWS[name]
             results[name]["seconds"].append(
                 _timed(lambda: objective.transliterate(model, timed), 1)
             )
