@@ -116,6 +116,17 @@ def test_predict_from_arguments_and_stdin(capsys, monkeypatch, trained):
     assert len(out.splitlines()) == 2
 
 
+def test_predict_takes_everything_after_a_double_dash_as_inputs(capsys, trained):
+    model = ["--model", str(trained)]
+    out = run_ok(capsys, "predict", "adding", *model, "0.5* 0.25*", "--", "-0.5* 1*")
+    lines = out.splitlines()
+    assert len(lines) == 2 and "true 0.7500" in lines[0] and "true 0.5000" in lines[1]
+    out = run_ok(capsys, "predict", "adding", *model, "--", "-0.5* 1*")
+    assert "true 0.5000" in out
+    err = run_fails(capsys, "predict", "adding", *model, "--colour", "--", "1* 1*")
+    assert "unrecognized arguments: --colour -- 1* 1*" in err
+
+
 def test_resume(capsys, trained, tmp_path):
     run = tmp_path / "copy"
     shutil.copytree(trained, run)

@@ -419,16 +419,29 @@ def build_parser() -> Parser:
     return parser
 
 
+def _predict_inputs(inputs: list[str], extra: list[str]) -> tuple[list[str], list[str]]:
+    """``predict``'s inputs, and the arguments left unrecognised.
+
+    argparse hands all positionals to the first group it meets ("predict TASK"), so the inputs
+    after ``--model DIR`` come back as extras: they are ours when they are not options, and so is
+    everything after ``--`` (the usual way to give an input that starts with a dash)."""
+    head, dash, tail = extra, [], []
+    if "--" in extra:
+        cut = extra.index("--")
+        head, dash, tail = extra[:cut], ["--"], extra[cut + 1 :]
+    if any(e.startswith("-") for e in head):
+        return inputs, [*head, *dash, *tail]
+    return [*inputs, *head, *tail], []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        # argparse hands all positionals to the first group it meets ("predict TASK"), so the
-        # inputs after --model DIR come back as extras: they are ours when they are not options.
-        if args.command == "predict" and not any(e.startswith("-") for e in extra):
-            args.inputs, extra = [*args.inputs, *extra], []
+        if args.command == "predict":
+            args.inputs, extra = _predict_inputs(args.inputs, extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except UserError as err:

@@ -18,9 +18,10 @@ def sequence_log_prob(decoder, state, tokens):
     return total
 
 
-def exhaustive_best(decoder, state, vocab, max_len, alpha):
-    """Every hypothesis: ends with EOS at length <= max_len, or is cut at max_len without EOS."""
-    best = (float("-inf"), None)
+def every_hypothesis(decoder, state, vocab, max_len, alpha):
+    """(score, tokens) of every hypothesis, best first: those that end with EOS at length
+    <= max_len, and those cut at max_len without EOS."""
+    scored = []
     non_eos = [v for v in range(vocab) if v != EOS]
     for length in range(1, max_len + 1):
         for prefix in itertools.product(non_eos, repeat=length - 1):
@@ -28,9 +29,13 @@ def exhaustive_best(decoder, state, vocab, max_len, alpha):
             for last in endings:
                 tokens = [*prefix, last]
                 score = sequence_log_prob(decoder, state, tokens)
-                score /= gnmt_length_penalty(length, alpha)
-                best = max(best, (score, tokens), key=lambda pair: pair[0])
-    return best
+                scored.append((score / gnmt_length_penalty(length, alpha), tokens))
+    return sorted(scored, key=lambda pair: -pair[0])
+
+
+def ended(tokens):
+    """A row's tokens up to its EOS (all of them if it has none)."""
+    return tokens[: tokens.index(EOS) + 1] if EOS in tokens else tokens
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
@@ -46,11 +51,56 @@ def test_beam_of_every_hypothesis_finds_the_exhaustive_optimum(toy_decoder, alph
         )  # fmt: skip
         for row in range(rows):
             state = decoder.init_state(context=context[row : row + 1])
-            best_score, best_tokens = exhaustive_best(decoder, state, vocab, max_len, alpha)
-            got = tokens[row].tolist()
-            got = got[: got.index(EOS) + 1] if EOS in got else got
-            assert got == best_tokens
+            best_score, best_tokens = every_hypothesis(decoder, state, vocab, max_len, alpha)[0]
+            assert ended(tokens[row].tolist()) == best_tokens
             assert scores[row].item() == pytest.approx(best_score, abs=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_nbest_of_a_beam_of_every_hypothesis_are_the_exhaustive_top_n(toy_decoder, alpha):
+    vocab, max_len, rows, n = 4, 3, 3, 5
+    decoder = toy_decoder(vocab=vocab, seed=4)
+    context = torch.randn(rows, 5)
+    with torch.no_grad():
+        tokens, scores = beam_search(
+            decoder.step, decoder.init_state(context=context), batch_size=rows,
+            beam_size=vocab**max_len, bos_id=BOS, eos_id=EOS, pad_id=PAD, max_len=max_len,
+            length_penalty=alpha, return_scores=True, nbest=n,
+        )  # fmt: skip
+        assert tokens.shape[:2] == (rows, n) and scores.shape == (rows, n)
+        for row in range(rows):
+            state = decoder.init_state(context=context[row : row + 1])
+            expected = every_hypothesis(decoder, state, vocab, max_len, alpha)[:n]
+            assert [ended(t) for t in tokens[row].tolist()] == [t for _, t in expected]
+            assert scores[row].tolist() == pytest.approx([s for s, _ in expected], abs=1e-5)
+
+
+def test_the_first_of_the_nbest_is_the_single_best_and_rows_decode_alone(toy_decoder):
+    decoder = toy_decoder(vocab=6, seed=5)
+    context = torch.randn(5, 5)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 8, "beam_size": 4}
+
+    def search(ctx, **nbest):
+        state = decoder.init_state(context=ctx)
+        return beam_search(
+            decoder.step, state, batch_size=ctx.shape[0], return_scores=True, **ids, **nbest
+        )
+
+    with torch.no_grad():
+        best, best_scores = search(context)
+        one, one_scores = search(context, nbest=1)
+        assert torch.equal(one[:, 0], best) and torch.equal(one_scores[:, 0], best_scores)
+        three, three_scores = search(context, nbest=3)
+        assert torch.equal(three[:, 0, : best.shape[1]], best)
+        assert (three_scores[:, :-1] >= three_scores[:, 1:]).all()
+        assert torch.isfinite(three_scores).all()
+        for row in range(5):
+            hypotheses = {tuple(ended(t)) for t in three[row].tolist()}
+            assert len(hypotheses) == 3  # three different hypotheses
+            alone, alone_scores = search(context[row : row + 1], nbest=3)
+            width = alone.shape[2]
+            assert torch.equal(alone[0], three[row, :, :width])
+            assert alone_scores[0].tolist() == pytest.approx(three_scores[row].tolist(), abs=1e-5)
 
 
 def test_beam_size_one_is_greedy(toy_decoder):
@@ -155,3 +205,6 @@ def test_beam_search_rejects_bad_arguments(toy_decoder):
         beam_search(decoder.step, state, beam_size=2, max_len=0, **ids)
     with pytest.raises(ValueError, match="length_penalty"):
         beam_search(decoder.step, state, beam_size=2, max_len=3, length_penalty=-1.0, **ids)
+    for nbest in (0, 3, 1.0, True):
+        with pytest.raises(ValueError, match="nbest must be an int from 1 to beam_size=2"):
+            beam_search(decoder.step, state, beam_size=2, max_len=3, nbest=nbest, **ids)

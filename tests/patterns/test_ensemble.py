@@ -58,6 +58,10 @@ def test_an_ensemble_of_one_is_the_model_with_beams_and_attention():
     )
     assert torch.equal(got_tokens, tokens)
     torch.testing.assert_close(got_weights, weights)
+    nbest = model.generate(src, lengths, max_len=8, beam_size=3, nbest=3)
+    got_nbest = one.generate(src, lengths, max_len=8, beam_size=3, nbest=3)
+    assert torch.equal(got_nbest[0], nbest[0])
+    torch.testing.assert_close(got_nbest[1], nbest[1])
 
 
 def test_ensemble_attention_is_the_members_mean_and_padding_gets_none():

@@ -162,22 +162,44 @@ def test_attention_weights_sum_to_one_over_real_positions_only(attention):
     assert torch.allclose(generated.sum(-1), (ended == 0).float())
 
 
+def log_prob(model, src, lengths, tokens):
+    """Each row's log-probability of generated ``tokens`` (up to its EOS), teacher-forced."""
+    tgt_in = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
+    with torch.no_grad():
+        lp = model(src, lengths, tgt_in).log_softmax(-1)
+    per_step = lp.gather(2, tokens.unsqueeze(2)).squeeze(2)
+    live = ((tokens == EOS).long().cumsum(1) - (tokens == EOS).long()) == 0
+    return (per_step * live).sum(1)
+
+
 def test_beam_search_of_a_seq2seq_scores_at_least_greedy():
     model = make_model("luong")
     src, lengths = batch(rows=6)
     with torch.no_grad():
         greedy = model.generate(src, lengths, max_len=8)
         beam = model.generate(src, lengths, max_len=8, beam_size=4)
+    assert (
+        log_prob(model, src, lengths, beam) >= log_prob(model, src, lengths, greedy) - 1e-5
+    ).all()
 
-    def log_prob(tokens):
-        tgt_in = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
-        with torch.no_grad():
-            lp = model(src, lengths, tgt_in).log_softmax(-1)
-        per_step = lp.gather(2, tokens.unsqueeze(2)).squeeze(2)
-        live = ((tokens == EOS).long().cumsum(1) - (tokens == EOS).long()) == 0
-        return (per_step * live).sum(1)
 
-    assert (log_prob(beam) >= log_prob(greedy) - 1e-5).all()
+def test_nbest_are_different_outputs_best_first_scored_by_their_log_probability():
+    model = make_model("luong")
+    src, lengths = batch(rows=6)
+    with torch.no_grad():
+        best = model.generate(src, lengths, max_len=8, beam_size=4)
+        tokens, scores = model.generate(src, lengths, max_len=8, beam_size=4, nbest=3)
+    assert tokens.shape[:2] == (6, 3) and scores.shape == (6, 3)
+    assert torch.equal(tokens[:, 0, : best.shape[1]], best)
+    assert (scores[:, :-1] >= scores[:, 1:]).all()
+    for n in range(3):
+        torch.testing.assert_close(scores[:, n], log_prob(model, src, lengths, tokens[:, n]))
+    for row in tokens.tolist():
+        assert len({tuple(h[: h.index(EOS) + 1] if EOS in h else h) for h in row}) == 3
+    with pytest.raises(ValueError, match="return_attention=True needs one output per row"):
+        model.generate(src, lengths, beam_size=4, nbest=2, return_attention=True)
+    with pytest.raises(ValueError, match="nbest ranks the hypotheses of a beam search"):
+        model.generate(src, lengths, nbest=1, do_sample=True)
 
 
 def test_scheduled_sampling_at_rate_one_ignores_the_gold_inputs():

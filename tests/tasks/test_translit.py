@@ -17,6 +17,8 @@ from rnnkit.tasks.run import (
     trained_gradient_flow,
     with_decoding,
 )
+from rnnkit.tasks.translit.objective import Alternative
+from rnnkit.tasks.translit.task import compound_alternatives
 from rnnkit.tasks.translit.words import (
     fold_accents,
     normalise_word,
@@ -175,12 +177,63 @@ def test_eval_and_predict_may_change_how_a_model_decodes_and_nothing_else(
     assert "test wer" in capsys.readouterr().out
     for setting, message in (
         ("hidden_size=8", "--set hidden_size: fixed by the trained model; eval and predict can "
-         "set beam_size, max_len, attention_window"),
+         "set beam_size, nbest, max_len, attention_window"),
         ("colour=red", "--set colour: not a setting of task translit"),
         ("beam_size=0", "beam_size must be positive"),
     ):  # fmt: skip
         assert main(["predict", "translit", "--model", model, "--set", setting, "cat"]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_predict_lists_the_most_probable_pronunciations_and_eval_scores_them(
+    lexicon_file, tmp_path, capsys
+):
+    torch.manual_seed(0)
+    task, run = tiny_run(
+        lexicon_file, max_steps=60, batch_size=8, lr=0.01, eval_every=60, progress=False
+    )
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    objective = task.objective(trained.config, trained.metadata)  # beam 2
+    words = ["cat", "tip", "map's", "pat"]
+    best = objective.transliterate(trained.model, words)
+    for n in (2, 3):  # n = 3 widens the beam
+        for word, options in zip(words, objective.alternatives(trained.model, words, n)):
+            probabilities = [o.probability for o in options]
+            assert len(options) == n and len({tuple(o.phonemes) for o in options}) == n, word
+            assert probabilities == sorted(probabilities, reverse=True)
+            assert probabilities[-1] > 0 and sum(probabilities) <= 1 + 1e-6
+            if n == 2:
+                assert options[0].phonemes == best[words.index(word)]
+
+    model = str(tmp_path / "run")
+    assert (
+        main(["predict", "translit", "--model", model, "--set", "nbest=2", "cat", "cat-tip"]) == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("cat  ") and lines[1].startswith("     ")
+    assert lines[2].startswith("cat-tip  ") and lines[3].startswith(" " * len("cat-tip  "))
+    assert all(line.endswith("%)") for line in lines)
+    assert main(["eval", "translit", "--model", model, "--set", "nbest=2"]) == 0
+    assert "test wer@2: " in capsys.readouterr().out
+    plain = evaluate_trained(trained, "train")
+    listed = evaluate_trained(with_decoding(trained, ["nbest=2"]), "train")
+    assert listed["wer"] == plain["wer"] and listed["per"] == plain["per"]
+    assert listed["wer@2"] <= plain["wer"]  # a word right at the top is right among the two
+
+
+def test_a_compound_gets_the_most_probable_combinations_of_its_parts():
+    said = {
+        "a": [Alternative(["A"], True, 0.6), Alternative(["AA"], True, 0.3)],
+        "b": [Alternative(["B"], True, 0.5), Alternative(["BB"], False, 0.45)],
+    }
+    # All four combinations: A B 0.30, A BB 0.27, AA B 0.15, AA BB 0.135.
+    got = compound_alternatives(["a", "b"], said, 3)
+    assert [(phonemes, cut) for phonemes, _, cut in got] == [
+        (["A", "B"], []), (["A", "BB"], ["b"]), (["AA", "B"], [])
+    ]  # fmt: skip
+    assert [p for _, p, _ in got] == pytest.approx([0.30, 0.27, 0.15])
+    assert compound_alternatives(["b"], said, 1) == [(["B"], 0.5, [])]
 
 
 def test_word_normalisation():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from .state import (
     DecoderState,
@@ -38,6 +39,7 @@ def beam_search(
     length_penalty: float = 0.0,
     device: torch.device | None = None,
     return_scores: bool = False,
+    nbest: int | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     r"""Beam search: keep the ``beam_size`` best unfinished hypotheses of every row by cumulative
     log-probability :math:`\sum_t \log p(y_t \mid y_{<t}, x)`, batched over rows and beams.
@@ -62,6 +64,11 @@ def beam_search(
     Returns ``(B, L)`` tokens (after BOS, EOS included, then ``pad_id``; ``L <= max_len`` the
     longest row), and with ``return_scores=True`` also the ``(B,)`` ranking scores of the returned
     hypotheses.
+
+    With ``nbest=n`` (at most ``beam_size``) every row keeps its ``n`` best finished hypotheses
+    instead of one, and stops once the n-th of them can no longer be beaten: tokens ``(B, n, L)``
+    and scores ``(B, n)``, best first. ``nbest=1`` gives the same hypothesis as the default, with
+    that extra dimension.
     """
     check_max_len(max_len)
     check_special_ids(None, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
@@ -69,7 +76,11 @@ def beam_search(
         raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
     if length_penalty < 0:
         raise ValueError(f"length_penalty (GNMT alpha) must be >= 0, got {length_penalty}")
-    rows, k = batch_size, beam_size
+    if nbest is not None and (
+        isinstance(nbest, bool) or not isinstance(nbest, int) or not 1 <= nbest <= beam_size
+    ):
+        raise ValueError(f"nbest must be an int from 1 to beam_size={beam_size}, got {nbest!r}")
+    rows, k, n = batch_size, beam_size, nbest or 1
     state = repeat_state(state, k)
     untouched = _Untouched(state)
     tokens = start_tokens(rows * k, bos_id, device)
@@ -77,9 +88,10 @@ def beam_search(
     scores = torch.full((rows, k), float("-inf"), device=device)
     scores[:, 0] = 0.0
     history = torch.empty(rows, k, 0, dtype=torch.long, device=device)
-    best_score = torch.full((rows,), float("-inf"), device=device)
-    best_tokens = torch.full((rows, max_len), pad_id, dtype=torch.long, device=device)
-    best_len = torch.zeros(rows, dtype=torch.long, device=device)
+    # The n best finished hypotheses of each row, best first.
+    best_score = torch.full((rows, n), float("-inf"), device=device)
+    best_tokens = torch.full((rows, n, max_len), pad_id, dtype=torch.long, device=device)
+    best_len = torch.zeros(rows, n, dtype=torch.long, device=device)
     stopped = torch.zeros(rows, dtype=torch.bool, device=device)
     row_offset = torch.arange(rows, device=device).unsqueeze(1) * k
     bound_lp = gnmt_length_penalty(max_len, length_penalty)
@@ -94,19 +106,17 @@ def beam_search(
         is_eos = token == eos_id
         final = (rank < k) if t == max_len - 1 else (is_eos & (rank < k))
 
-        # The best hypothesis finalised at this step, per row, replaces the row's best if better.
+        # The hypotheses finalised at this step join the row's n best if they beat one of them.
         ranked = top_scores / gnmt_length_penalty(t + 1, length_penalty)
-        ranked = ranked.masked_fill(~final, float("-inf"))
-        step_best, where = ranked.max(dim=1)
-        better = (step_best > best_score) & ~stopped
-        if bool(better.any()):
-            chosen_parent = parent.gather(1, where.unsqueeze(1)).squeeze(1)
-            prefix = history[torch.arange(rows, device=device), chosen_parent]  # (B, t)
-            last = token.gather(1, where.unsqueeze(1))
-            hypothesis = torch.cat([prefix, last], dim=1)
-            best_tokens[better, : t + 1] = hypothesis[better]
-            best_len = torch.where(better, t + 1, best_len)
-            best_score = torch.where(better, step_best, best_score)
+        ranked = ranked.masked_fill(~final | stopped.unsqueeze(1), float("-inf"))
+        if bool((ranked > best_score[:, -1:]).any()):
+            prefix = history.gather(1, parent.unsqueeze(2).expand(-1, -1, t))  # (B, 2k, t)
+            finished = torch.cat([prefix, token.unsqueeze(2)], dim=2)
+            finished = F.pad(finished, (0, max_len - t - 1), value=pad_id)
+            best_score, best_tokens, best_len = _n_best(
+                n, (best_score, best_tokens, best_len),
+                (ranked, finished, torch.full_like(token, t + 1)),
+            )  # fmt: skip
 
         # Continue with the k best candidates that did not end (EOS candidates sort last).
         keep = (rank + is_eos.long() * top_scores.shape[1]).argsort(dim=1)[:, :k]
@@ -116,14 +126,31 @@ def beam_search(
         history = torch.cat(
             [history.gather(1, parent.unsqueeze(2).expand(-1, -1, t)), token.unsqueeze(2)], dim=2
         )
-        stopped = stopped | (best_score >= scores.max(dim=1).values / bound_lp)
+        stopped = stopped | (best_score[:, -1] >= scores.max(dim=1).values / bound_lp)
         if bool(stopped.all()) or t == max_len - 1:
             break
         state = untouched.reorder(state, (row_offset + parent).view(-1))
         tokens = token.view(-1)
 
-    result = best_tokens[:, : int(best_len.max())]
+    result = best_tokens[:, :, : int(best_len.max())]
+    if nbest is None:
+        result, best_score = result[:, 0], best_score[:, 0]
     return (result, best_score) if return_scores else result
+
+
+def _n_best(
+    n: int, kept: tuple[Tensor, Tensor, Tensor], new: tuple[Tensor, Tensor, Tensor]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The ``n`` best of the kept and new finished hypotheses, each given as (scores ``(B, m)``,
+    tokens ``(B, m, max_len)``, lengths ``(B, m)``). The sort is stable and the kept come first,
+    so a new hypothesis only displaces one it beats (a tie keeps the earlier, shorter one)."""
+    scores, tokens, lengths = (torch.cat(pair, dim=1) for pair in zip(kept, new, strict=True))
+    order = scores.sort(dim=1, descending=True, stable=True).indices[:, :n]
+    return (
+        scores.gather(1, order),
+        tokens.gather(1, order.unsqueeze(2).expand(-1, -1, tokens.shape[2])),
+        lengths.gather(1, order),
+    )
 
 
 class _Untouched:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..decoding import AttentionWindow
 from ..decoding.ensemble import ensemble_step
-from .generation import GeneratorModel, rows_of, search
+from .generation import GeneratorModel, check_one_output, rows_of, search
 
 
 class Ensemble(nn.Module):
@@ -21,9 +21,9 @@ class Ensemble(nn.Module):
 
     ``generate(*inputs, max_len=50, return_attention=False, **options)`` takes what each
     member's ``generate`` takes (e.g. ``src, src_lengths``) and the same search options (beam
-    size, length penalty, sampling, an attention ``window`` that each member keeps for itself).
-    With ``return_attention=True`` it also returns the members' attention weights for the chosen
-    tokens, averaged.
+    size, length penalty, sampling, an attention ``window`` that each member keeps for itself,
+    ``nbest``). With ``return_attention=True`` it also returns the members' attention weights for
+    the chosen tokens, averaged.
     """
 
     def __init__(self, members: Sequence[GeneratorModel]) -> None:
@@ -61,6 +61,7 @@ class Ensemble(nn.Module):
         window: AttentionWindow | None = None,
         **options,
     ) -> Tensor | tuple[Tensor, Tensor]:
+        check_one_output(return_attention, options)
         members = list(self.members)
         encodings = [member.encode(*inputs) for member in members]
         state = tuple(

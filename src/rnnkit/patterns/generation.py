@@ -55,6 +55,7 @@ class GeneratorModel(nn.Module):
     ):
         """Tokens after BOS for ``encoding`` (see :func:`search` for the options; ``window``
         keeps attention moving along the source, see :class:`~rnnkit.decoding.WindowedDecoder`)."""
+        check_one_output(return_attention, options)
         state = self.initial_state(encoding)
         tokens = search(
             self.step_function(window), state, rows_of(encoding), **self.special_ids,
@@ -115,6 +116,12 @@ class GeneratorModel(nn.Module):
             raise ValueError(f"{owner}: every row of tgt_in must start with bos_id={self.bos_id}")
 
 
+def check_one_output(return_attention: bool, options: dict) -> None:
+    """Attention weights are recomputed for one output per row, so not for an n-best list."""
+    if return_attention and options.get("nbest") is not None:
+        raise ValueError("return_attention=True needs one output per row; it cannot go with nbest")
+
+
 def rows_of(encoding: Encoding) -> Tensor:
     """A tensor of the encoding with one row per example (its batch size and device)."""
     return encoding.context if encoding.context is not None else encoding.memory
@@ -136,11 +143,23 @@ def search(
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator | None = None,
-) -> Tensor:
+    nbest: int | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Tokens ``(B, L)`` from ``step`` by the search the options ask for: sampling, greedy
-    (``beam_size = 1``, no length penalty) or beam search. ``rows`` gives batch size and device."""
+    (``beam_size = 1``, no length penalty) or beam search. ``rows`` gives batch size and device.
+
+    With ``nbest=n`` (at most ``beam_size``): each row's n best hypotheses of the beam search and
+    their scores, best first, as ``(tokens (B, n, L), scores (B, n))``; the scores are the
+    hypotheses' log-probabilities (divided by the length penalty, if one is set)."""
     ids = {"bos_id": bos_id, "eos_id": eos_id, "pad_id": pad_id}
     common = {"batch_size": rows.shape[0], "max_len": max_len, "device": rows.device}
+    if nbest is not None:
+        if do_sample:
+            raise ValueError("nbest ranks the hypotheses of a beam search; not with do_sample")
+        return beam_search(
+            step, state, **ids, **common, beam_size=beam_size, length_penalty=length_penalty,
+            nbest=nbest, return_scores=True,
+        )  # fmt: skip
     if do_sample:
         if beam_size != 1:
             raise ValueError("do_sample=True draws one sequence per row; use beam_size=1")

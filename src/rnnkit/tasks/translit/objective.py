@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +15,14 @@ from ...decoding import AttentionWindow
 from ...metrics import g2p_scores
 from .data import Entry, Pair
 from .distill import PairKey, SoftTargets
+
+
+class Alternative(NamedTuple):
+    """One of a word's n best pronunciations (:meth:`TranslitObjective.alternatives`)."""
+
+    phonemes: list[str]
+    ended: bool  # False: cut at the word's length limit, the model never wrote </s>
+    probability: float  # the model's, of these phonemes (and </s>, if it ended them)
 
 
 class TranslitObjective:
@@ -35,6 +44,7 @@ class TranslitObjective:
         phonemes: Vocab,
         *,
         beam_size: int = 1,
+        nbest: int = 1,
         max_len: int = 32,
         window: AttentionWindow | None = None,
         label_smoothing: float = 0.0,
@@ -44,6 +54,7 @@ class TranslitObjective:
     ) -> None:
         self.letters, self.phonemes = letters, phonemes
         self.beam_size = beam_size
+        self.nbest = nbest
         self.max_len = max_len
         self.window = window
         self.label_smoothing = label_smoothing
@@ -95,22 +106,50 @@ class TranslitObjective:
         self, model: nn.Module, words: Sequence[str], beam_size: int | None = None
     ) -> list[tuple[list[str], bool]]:
         """For each word, its phonemes and whether the model ended them (False: cut at the
-        word's length limit, the model never wrote ``</s>``).
+        word's length limit, the model never wrote ``</s>``)."""
 
-        Words are decoded in batches of the same length limit (:meth:`decoding_length`), so that
-        what a word gets never depends on the other words: a model that loses its place in a long
-        word stops at that word's own limit."""
+        def decode(chunk: list[str], max_len: int) -> list[tuple[list[str], bool]]:
+            return [
+                self._said(row) for row in self.generate(model, chunk, max_len, beam_size).cpu()
+            ]
+
+        return self._by_length_limit(words, decode)
+
+    @torch.no_grad()
+    def alternatives(
+        self, model: nn.Module, words: Sequence[str], n: int
+    ) -> list[list[Alternative]]:
+        """For each word, the ``n`` most probable pronunciations the beam found, best first, each
+        with the model's probability of it and whether the model ended it. The beam is at least
+        ``n`` wide; the first pronunciation is :meth:`pronounce`'s when it is not widened."""
+
+        def decode(chunk: list[str], max_len: int) -> list[list[Alternative]]:
+            beam = max(self.beam_size, n)
+            tokens, scores = self.generate(model, chunk, max_len, beam, nbest=n)
+            return [
+                [Alternative(*self._said(row), p) for row, p in zip(rows, probs, strict=True)]
+                for rows, probs in zip(tokens.cpu(), scores.exp().tolist(), strict=True)
+            ]
+
+        return self._by_length_limit(words, decode)
+
+    def _said(self, row: Tensor) -> tuple[list[str], bool]:
+        return self.phonemes.decode(row), bool((row == self.phonemes.eos_id).any())
+
+    def _by_length_limit(self, words: Sequence[str], decode: Callable[[list[str], int], list]):
+        # Words are decoded in batches of the same length limit (decoding_length), so that what a
+        # word gets never depends on the other words: a model that loses its place in a long
+        # word stops at that word's own limit.
         by_limit: dict[int, list[int]] = defaultdict(list)
         for index, word in enumerate(words):
             by_limit[self.decoding_length([word])].append(index)
-        results: list[tuple[list[str], bool]] = [([], True) for _ in words]
+        results: list = [None] * len(words)
         for max_len, indices in by_limit.items():
             for start in range(0, len(indices), self.eval_batch_size):
                 chunk = indices[start : start + self.eval_batch_size]
-                out = self.generate(model, [words[i] for i in chunk], max_len, beam_size).cpu()
-                ended = (out == self.phonemes.eos_id).any(dim=1).tolist()
-                for index, row, row_ended in zip(chunk, out, ended, strict=True):
-                    results[index] = (self.phonemes.decode(row), row_ended)
+                decoded = decode([words[i] for i in chunk], max_len)
+                for index, result in zip(chunk, decoded, strict=True):
+                    results[index] = result
         return results
 
     def decoding_length(self, words: Sequence[str]) -> int:
@@ -125,18 +164,33 @@ class TranslitObjective:
         max_len: int,
         beam_size: int | None = None,
         return_attention: bool = False,
+        nbest: int | None = None,
     ):
         """``model.generate`` on one batch of ``words``, as this task decodes: its beam width
-        and attention window."""
+        and attention window (``nbest``: see :func:`rnnkit.patterns.generation.search`)."""
         device = next(model.parameters()).device
         src, lengths = pad_batch([self.letters.encode(list(w)) for w in words], self.letters.pad_id)
         return model.generate(
             src.to(device), lengths.to(device), max_len=max_len,
             beam_size=self.beam_size if beam_size is None else beam_size, window=self.window,
-            return_attention=return_attention,
+            return_attention=return_attention, nbest=nbest,
         )  # fmt: skip
 
     def evaluate(self, model: nn.Module, entries: Sequence[Entry]) -> dict[str, float]:
-        predictions = self.transliterate(model, [e.word for e in entries])
-        scores = g2p_scores(predictions, [e.pronunciations for e in entries])
-        return {"wer": scores["wer"], "per": scores["per"]}
+        """WER and PER; with ``nbest`` > 1 also ``wer@n``: the share of words none of whose
+        ``n`` most probable pronunciations is right."""
+        words, references = [e.word for e in entries], [e.pronunciations for e in entries]
+        if self.nbest == 1:
+            scores = g2p_scores(self.transliterate(model, words), references)
+            return {"wer": scores["wer"], "per": scores["per"]}
+        found = self.alternatives(model, words, self.nbest)
+        scores = g2p_scores([options[0].phonemes for options in found], references)
+        missed = sum(
+            not any(tuple(o.phonemes) in refs for o in options)
+            for options, refs in zip(found, references, strict=True)
+        )
+        return {
+            "wer": scores["wer"],
+            "per": scores["per"],
+            f"wer@{self.nbest}": missed / len(words),
+        }

@@ -28,7 +28,7 @@ from .data import (
     training_pairs,
 )
 from .distill import SoftTargets, teacher_dirs
-from .objective import TranslitObjective
+from .objective import Alternative, TranslitObjective
 from .report import report
 from .words import fold_accents, normalise_word, outside_alphabet, word_parts
 
@@ -44,6 +44,9 @@ class TranslitConfig:
             decoder over all phonemes at once: several times faster training.
         label_smoothing: of the training cross-entropy.
         beam_size: beam width for evaluation and prediction (1 = greedy).
+        nbest: how many pronunciations ``predict`` gives each word, the most probable first, with
+            the model's probabilities (the beam is widened to ``nbest`` if narrower); ``eval``
+            then also reports ``wer@nbest``, the share of words with none of them right.
         max_len: longest pronunciation generated, in phonemes (twice the letters of the longest
             word decoded, when that is more).
         attention_window: decode with an :class:`~rnnkit.decoding.AttentionWindow` (its
@@ -70,6 +73,7 @@ class TranslitConfig:
     dropout: float = 0.0
     label_smoothing: float = 0.0
     beam_size: int = 5
+    nbest: int = 1
     max_len: int = 32
     attention_window: bool = True
     test_words: int = 12_000
@@ -83,7 +87,7 @@ class TranslitConfig:
     distill_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        sizes = ("embed_dim", "hidden_size", "num_layers", "beam_size", "max_len")
+        sizes = ("embed_dim", "hidden_size", "num_layers", "beam_size", "nbest", "max_len")
         check_positive(self, *sizes, "test_words", "dev_words")
         check_positive(self, "dev_eval_words", "train_words", optional=True)
         for name in ("dropout", "label_smoothing"):
@@ -137,7 +141,7 @@ class TranslitTask(Task):
             },
         },
     }
-    decoding_fields = ("beam_size", "max_len", "attention_window")
+    decoding_fields = ("beam_size", "nbest", "max_len", "attention_window")
     data_fields = (
         "test_words", "dev_words", "dev_eval_words", "train_words", "lexicon", "lexicon_format",
         "data_seed",
@@ -192,6 +196,7 @@ class TranslitTask(Task):
             letters,
             phonemes,
             beam_size=config.beam_size,
+            nbest=config.nbest,
             max_len=config.max_len,
             window=AttentionWindow() if config.attention_window else None,
             label_smoothing=config.label_smoothing,
@@ -224,7 +229,8 @@ class TranslitTask(Task):
         self, model: nn.Module, config: TranslitConfig, metadata: dict[str, Any], inputs: list[str]
     ) -> list[str]:
         """Each input line may hold several words; each word gets one line ``word  P H O N E S``
-        (and a note when the model never ended the word: its phonemes are cut at the limit).
+        (and a note when the model never ended the word: its phonemes are cut at the limit), or
+        with ``nbest`` > 1 that many lines, the most probable first, each with its probability.
 
         Case, accents the model's alphabet lacks, typographic apostrophes and dashes are
         normalised; a hyphenated compound is said part by part. A word with characters outside
@@ -237,19 +243,47 @@ class TranslitTask(Task):
         to_say = list(
             dict.fromkeys(p for parts in prepared if isinstance(parts, list) for p in parts)
         )
-        said = dict(zip(to_say, objective.pronounce(model, to_say), strict=True))
+        n = config.nbest
+        said = dict(zip(to_say, objective.alternatives(model, to_say, n), strict=True))
         lines = []
         for raw, parts in zip(words, prepared, strict=True):
             if isinstance(parts, str):  # a message: the word cannot be transliterated
                 lines.append(parts)
                 continue
-            line = f"{raw}  " + " ".join(ph for part in parts for ph in said[part][0])
-            cut = [part for part in parts if not said[part][1]]
-            if cut:
-                limit = objective.decoding_length(cut)
-                line += f"  (cut at {limit} phonemes: the model never ended {cut[0]!r})"
-            lines.append(line)
+            for rank, (phonemes, probability, cut) in enumerate(
+                compound_alternatives(parts, said, n)
+            ):
+                line = f"{raw if rank == 0 else ' ' * len(raw)}  {' '.join(phonemes)}"
+                if n > 1:
+                    line += f"  ({probability:.1%})"
+                if cut:
+                    limit = objective.decoding_length(cut)
+                    line += f"  (cut at {limit} phonemes: the model never ended {cut[0]!r})"
+                lines.append(line)
         return lines
+
+
+def compound_alternatives(
+    parts: list[str], said: dict[str, list[Alternative]], n: int
+) -> list[tuple[list[str], float, list[str]]]:
+    """The ``n`` most probable pronunciations of a word said part by part (a hyphenated compound),
+    from each part's ``n`` best: (phonemes, probability, the parts the model never ended).
+
+    Keeping the n best after each part is exact: a prefix outside the n best has n better
+    ones, and each of them extended by the same rest is better too."""
+    combined: list[tuple[list[str], float, list[str]]] = [([], 1.0, [])]
+    for part in parts:
+        extended = [
+            (
+                phonemes + option.phonemes,
+                p * option.probability,
+                cut + ([] if option.ended else [part]),
+            )
+            for phonemes, p, cut in combined
+            for option in said[part]
+        ]
+        combined = sorted(extended, key=lambda c: -c[1])[:n]
+    return combined
 
 
 def _prepare(raw: str, alphabet: set[str]) -> list[str] | str:
