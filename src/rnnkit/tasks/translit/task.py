@@ -107,7 +107,7 @@ class TranslitTask(Task):
     # Both presets: no input feeding, so teacher forcing runs the decoder over all phonemes at
     # once, and batches of words of similar length (benchmarks.seq2seq: 2.2x faster together).
     configs: ClassVar[dict[str, dict[str, Any]]] = {
-        # About 3.5 minutes on 2 CPU cores with AVX-512 (5.5 on AVX2-only ones): 8.6 epochs, the
+        # About 3.5 minutes on 2 CPU cores with AVX-512 (5-7 on AVX2-only ones): 8.6 epochs, the
         # learning rate annealed to zero.
         "small": {
             "input_feeding": False,
