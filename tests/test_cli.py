@@ -57,6 +57,18 @@ def test_every_command_has_help(capsys, command):
     assert capsys.readouterr().out.startswith("usage: rnnkit")
 
 
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_help_names_every_decoding_setting(capsys, command):
+    # The help is written out by hand (importing the tasks would slow `--help` down), so it is
+    # checked here against what the task really accepts.
+    from rnnkit.tasks import get_task
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"translit: {', '.join(get_task('translit').decoding_fields)})" in help_text
+
+
 def test_tasks(capsys):
     out = run_ok(capsys, "tasks")
     names = [line.split()[0] for line in out.splitlines()]

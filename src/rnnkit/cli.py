@@ -319,7 +319,7 @@ def build_parser() -> Parser:
             default=[],
             metavar="KEY=VALUE",
             help="a decoding setting of the task, e.g. beam_size=1 (translit: beam_size, "
-            "max_len, attention_window)",
+            "nbest, max_len, attention_window)",
         )
         if name == "eval":
             sub.add_argument("--split", choices=("test", "dev", "train"), default="test")
