@@ -195,6 +195,23 @@ def test_a_state_written_in_place_is_still_reordered(toy_decoder):
     assert torch.equal(runs[0], runs[1])
 
 
+def test_inference_mode_gives_what_no_grad_gives(toy_decoder):
+    # Tensors made under inference_mode have no version counter to tell in-place writes by.
+    decoder = toy_decoder(vocab=7, seed=2, memory=3)
+    context, memory = torch.randn(4, 5), torch.randn(4, 6, 3)
+    ids = {"bos_id": BOS, "eos_id": EOS, "pad_id": PAD, "max_len": 8, "batch_size": 4}
+
+    def search():
+        state = decoder.init_state(context=context, memory=memory)
+        return beam_search(decoder.step, state, beam_size=3, nbest=2, return_scores=True, **ids)
+
+    with torch.no_grad():
+        expected = search()
+    with torch.inference_mode():
+        got = search()
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
 def test_beam_search_rejects_bad_arguments(toy_decoder):
     decoder = toy_decoder()
     state = decoder.init_state(context=torch.randn(1, 5))
