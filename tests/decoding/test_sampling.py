@@ -15,6 +15,11 @@ def test_top_p_keeps_the_smallest_set_that_reaches_p():
     assert kept(1.0) == [True, True, True, True]
 
 
+def test_top_p_of_one_keeps_even_tokens_too_unlikely_for_a_float32_running_total():
+    logits = torch.tensor([[0.0, -20.0, -20.0, -25.0]]).log_softmax(-1)
+    assert torch.equal(truncate_logits(logits, top_p=1.0), logits)
+
+
 def test_top_k_and_temperature():
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     assert torch.isfinite(truncate_logits(logits, top_k=2)).view(-1).tolist() == [

@@ -58,8 +58,9 @@ def beam_search(
     :math:`s` can reach at best :math:`s / lp(\text{max\_len})`. With ``alpha = 0`` that means: stop
     when the row's best hypothesis has ended. The search ends when every row has stopped.
 
-    With ``beam_size=1`` and no length penalty this is exactly greedy decoding. A row's result does
-    not depend on the other rows of the batch.
+    With ``beam_size=1`` and no length penalty this is greedy decoding (exactly, but for tokens of
+    bit-identical log-probability, which ``topk`` and ``argmax`` may break differently). A row's
+    result does not depend on the other rows of the batch.
 
     Returns ``(B, L)`` tokens (after BOS, EOS included, then ``pad_id``; ``L <= max_len`` the
     longest row), and with ``return_scores=True`` also the ``(B,)`` ranking scores of the returned
