@@ -89,6 +89,48 @@ def test_a_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]  # no temporary left behind
 
 
+def test_a_crash_between_the_two_renames_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    # The old directory is moved aside, then the process dies before the new one is renamed in.
+    old = MLP()
+    save_checkpoint(tmp_path / "best", old, metadata={"step": 1})
+    real_replace = checkpoint_module.os.replace
+
+    def dies_before_the_new_one_is_renamed_in(source, target):
+        if target == tmp_path / "best":
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(checkpoint_module.os, "replace", dies_before_the_new_one_is_renamed_in)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "best", MLP(), metadata={"step": 2})
+    monkeypatch.undo()
+    assert not (tmp_path / "best").exists()
+
+    found = checkpoint_module.best_checkpoint(tmp_path)
+    probe = MLP()
+    assert load_checkpoint(found, probe)["step"] == 1
+    assert torch.equal(flat_params(probe), flat_params(old))
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    # The next save fails too: the old checkpoint is back in its place, not cleaned away.
+    monkeypatch.setattr(checkpoint_module, "write_json", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "best", MLP(), metadata={"step": 3})
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+    assert load_checkpoint(tmp_path / "best", probe)["step"] == 1
+
+
+def test_a_version_that_is_not_a_number_is_named(tmp_path):
+    path = save_checkpoint(tmp_path / "ck", MLP())
+    meta = json.loads((path / "checkpoint.json").read_text())
+    (path / "checkpoint.json").write_text(json.dumps({**meta, "version": "2"}))
+    with pytest.raises(CheckpointError, match="version must be an integer, got '2'"):
+        read_checkpoint(path)
+
+
 def test_overwriting_a_checkpoint_replaces_it_whole(tmp_path):
     save_checkpoint(tmp_path / "ck", MLP(), metadata={"step": 1})
     new = MLP()

@@ -10,6 +10,8 @@ Atomicity: every file is written to a temporary name, flushed to disk and `os.re
 the whole directory is assembled under a temporary name and renamed into place at the end.
 A crash at any moment therefore leaves either the old checkpoint or the new one, never a
 half-written one; leftover temporary directories are ignored and cleaned up by the next save.
+(Replacing a directory takes two renames: a crash between them leaves the old checkpoint whole
+under a temporary name, where `best_checkpoint` still finds it and the next save puts it back.)
 """
 
 from __future__ import annotations
@@ -115,7 +117,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     meta = read_json(path / META_FILE)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path / META_FILE}: not an rnnkit checkpoint (format != {FORMAT})")
-    if meta.get("version", 0) > FORMAT_VERSION:
+    version = meta.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path / META_FILE}: version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path / META_FILE}: format version {meta['version']} is newer than this rnnkit "
             f"reads ({FORMAT_VERSION}); upgrade rnnkit"
@@ -137,7 +142,7 @@ def periodic_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
 def best_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     """The checkpoint with the best dev metric in a Trainer's `out_dir`, or None."""
     path = Path(out_dir) / BEST_DIR
-    return path if path.is_dir() else None
+    return path if path.is_dir() else _moved_aside(path)
 
 
 def step_checkpoint_path(out_dir: str | os.PathLike, step: int) -> Path:
@@ -212,6 +217,11 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     An existing `path` is moved aside first and deleted only once the new one is in place.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    # An earlier save killed between its two renames left the old checkpoint aside: put it back
+    # before the leftovers of that save are removed, so that a failure of this one keeps it.
+    interrupted = None if path.exists() else _moved_aside(path)
+    if interrupted is not None:
+        os.replace(interrupted, path)
     # Leftovers of an earlier save of this same path that was killed half-way.
     for stale in path.parent.glob(f"{_TMP_PREFIX}*{path.name}-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -229,6 +239,14 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     os.replace(tmp, path)
     _fsync_dir(path.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _moved_aside(path: Path) -> Path | None:
+    """The whole former checkpoint at ``path`` that :func:`atomic_directory` moved aside, when a
+    save was killed before the new one took its place (``path`` is then missing), or None."""
+    found = sorted(path.parent.glob(f"{_TMP_PREFIX}old-{path.name}-*"))
+    complete = [p for p in found if (p / META_FILE).is_file()]
+    return complete[-1] if complete else None
 
 
 @contextlib.contextmanager
