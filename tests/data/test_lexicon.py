@@ -3,6 +3,7 @@ import pytest
 from rnnkit.data.lexicon import (
     filter_words,
     lexicon_pairs,
+    lower_case_words,
     parse_lexicon_lines,
     read_lexicon,
     remove_stress,
@@ -82,6 +83,41 @@ def test_undecodable_bytes_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"latin1\.dict:2: the bytes are not valid utf-8"):
         read_lexicon(path)
     assert "caf\u00e9" in read_lexicon(path, encoding="latin-1")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("utf-8", b"\xef\xbb\xbf# made by hand\ncaf\xc3\xa9\tK AE F EY\n"),  # byte-order mark
+        ("utf-16", "# made by hand\ncaf\u00e9\tK AE F EY\n".encode("utf-16")),
+        ("utf-8", b"# made by hand\rcaf\xc3\xa9\tK AE F EY\r"),  # old Mac line ends
+    ],
+)
+def test_byte_order_marks_utf16_and_every_line_end(tmp_path, encoding, data):
+    path = tmp_path / "lex.tsv"
+    path.write_bytes(data)
+    assert read_lexicon(path, "tsv", encoding=encoding) == {"caf\u00e9": [("K", "AE", "F", "EY")]}
+
+
+def test_a_bad_byte_after_lone_carriage_returns_names_its_line(tmp_path):
+    path = tmp_path / "mac.dict"
+    path.write_bytes(b"a AH0\rb B IY1\r\ncaf\xe9 K AE F EY1\r")
+    with pytest.raises(ValueError, match=r"mac\.dict:3: the bytes are not valid utf-8"):
+        read_lexicon(path)
+
+
+def test_cmudict_layout_comment_lines_and_digit_only_phonemes(tmp_path):
+    path = tmp_path / "mine.dict"
+    path.write_text("# my lexicon, made in 2024\n#hash HH AE SH\nword W ER1 D\n")
+    assert read_lexicon(path) == {"#hash": [("HH", "AE", "SH")], "word": [("W", "ER", "D")]}
+    path.write_text("word W ER1 D\nyear Y 2024\n")
+    with pytest.raises(ValueError, match=r"mine\.dict:2: a phoneme made of stress digits only"):
+        read_lexicon(path)
+
+
+def test_lower_case_words_merges_words_that_differ_only_in_case():
+    lexicon = {"Read": [("R", "IY", "D")], "READ": [("R", "EH", "D"), ("R", "IY", "D")]}
+    assert lower_case_words(lexicon) == {"read": [("R", "IY", "D"), ("R", "EH", "D")]}
 
 
 def test_unknown_format_and_missing_file(tmp_path):

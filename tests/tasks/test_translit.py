@@ -99,13 +99,40 @@ def test_predict_normalises_and_refuses_unknown_characters(lexicon_file, tmp_pat
         trained.model, trained.config, trained.metadata, ["cat", "bat"]))  # fmt: skip
 
     # This untrained model never writes </s>: each line says where its phonemes were cut.
-    def cut(word):
-        return f"  (cut at 32 phonemes: the model never ended {word!r})"
+    def cut(*words):
+        notes = (f"cut at 32 phonemes: the model never ended {word!r}" for word in words)
+        return f"  ({'; '.join(notes)})"
 
-    assert lines[2] == f"cat-bat  {cat} {bat}{cut('cat')}"
+    assert lines[2] == f"cat-bat  {cat} {bat}{cut('cat', 'bat')}"
     assert lines[3].startswith("tøp  cannot transliterate: 'ø' not in")
     assert "nothing to transliterate" in lines[4]
     assert lines[5] == f"BÄT  {bat}{cut('bat')}"  # an accent the alphabet lacks is dropped
+
+
+def test_each_cut_part_of_a_compound_is_named_with_its_own_limit(lexicon_file, tmp_path):
+    task, run = tiny_run(lexicon_file, max_steps=1, batch_size=4, progress=False)
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    long_part = "bat" * 7  # 21 letters: a limit of 42 phonemes, where "cat" has max_len (32)
+    [line] = task.predict(trained.model, trained.config, trained.metadata, [f"cat-{long_part}"])
+    assert line.endswith(
+        "  (cut at 32 phonemes: the model never ended 'cat'; "
+        f"cut at 42 phonemes: the model never ended {long_part!r})"
+    )
+
+
+def test_an_upper_case_lexicon_is_lower_cased_as_predict_reads_words(tmp_path):
+    upper = tmp_path / "upper.tsv"
+    upper.write_text("".join(f"{w.upper()}\t{p}\n" for w, p in LEXICON.items()) + "Cat\tK AA T\n")
+    task, run = tiny_run(upper, max_steps=1, batch_size=4, progress=False)
+    train_task(run, tmp_path / "run")
+    trained = load_trained(task, tmp_path / "run")
+    assert (
+        "c" in trained.metadata["letters"]["tokens"]
+        and "C" not in trained.metadata["letters"]["tokens"]
+    )
+    [line] = task.predict(trained.model, trained.config, trained.metadata, ["CAT"])
+    assert "cannot transliterate" not in line
 
 
 def test_runs_decode_together_as_an_ensemble(lexicon_file, tmp_path, capsys):

@@ -4,13 +4,15 @@ A *lexicon* is a plain ``dict[str, list[tuple[str, ...]]]``: each word maps to i
 pronunciations, each a tuple of phonemes, in the order the file lists them. Words keep the order
 of their first appearance in the file.
 
-File formats (both UTF-8 by default, blank lines ignored):
+File formats (both UTF-8 by default, with or without a byte-order mark; a line ends at ``\n``,
+``\r\n`` or ``\r``; blank lines ignored):
 
 - ``"cmudict"``: the CMU Pronouncing Dictionary layout, ``word P1 P2 ...`` separated by
   whitespace. An alternate pronunciation is written ``word(2) ...``, ``word(3) ...``; it is
   grouped with ``word``. A ``#`` token after the word starts a comment
-  (``dail(2) D OY1 L # org, irish``); lines starting with ``;;;`` are comments (the old 0.7b
-  release). The word itself may start with ``#`` (0.7b has ``#HASH-MARK``).
+  (``dail(2) D OY1 L # org, irish``); lines starting with ``;;;`` (the old 0.7b release) or
+  with a lone ``#`` are comments. The word itself may start with ``#`` (0.7b has
+  ``#HASH-MARK``).
 - ``"tsv"``: ``word<TAB>P1 P2 ...``, one pronunciation per line; a word on several lines has
   several pronunciations. Lines starting with ``#`` are comments.
 
@@ -21,6 +23,8 @@ pronunciations that became duplicates (``AH0 B`` and ``AH1 B`` both become ``AH 
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,6 +81,10 @@ def parse_lexicon_lines(
             continue
         word, phones = entry
         pron = remove_stress(phones) if strip_stress else tuple(phones)
+        if "" in pron:
+            raise ValueError(
+                f"{source}:{lineno}: a phoneme made of stress digits only, in {line.rstrip()!r}"
+            )
         prons = lexicon.setdefault(word, [])
         if pron not in prons:  # a word has a handful of pronunciations: a list scan is fine
             prons.append(pron)
@@ -87,6 +95,18 @@ def filter_words(lexicon: Lexicon, pattern: str | re.Pattern[str]) -> Lexicon:
     """The entries whose whole word matches ``pattern`` (``re.fullmatch``), order kept."""
     regex = re.compile(pattern)
     return {word: prons for word, prons in lexicon.items() if regex.fullmatch(word)}
+
+
+def lower_case_words(lexicon: Lexicon) -> Lexicon:
+    """The lexicon with its words in lower case; words that differed only in case become one,
+    with the pronunciations of each (first appearances kept in order, duplicates dropped)."""
+    folded: Lexicon = {}
+    for word, prons in lexicon.items():
+        kept = folded.setdefault(word.lower(), [])
+        for pron in prons:
+            if pron not in kept:
+                kept.append(pron)
+    return folded
 
 
 def lexicon_pairs(lexicon: Lexicon) -> list[tuple[str, Pronunciation]]:
@@ -106,6 +126,8 @@ def _parse_cmudict_line(line: str, source: object, lineno: int) -> tuple[str, li
     if not stripped or stripped.startswith(";;;"):
         return None
     word, *phones = stripped.split()
+    if word == "#":  # a comment line; "#hash-mark" is a word
+        return None
     if "#" in stripped[len(word) :]:  # a trailing comment: keep the tokens before it
         comment = next((i for i, tok in enumerate(phones) if tok.startswith("#")), len(phones))
         phones = phones[:comment]
@@ -133,13 +155,19 @@ def _parse_tsv_line(line: str, source: object, lineno: int) -> tuple[str, list[s
 
 
 def _checked_lines(path: Path, encoding: str) -> Iterable[str]:
-    """Yield the file's lines, decoded one by one so that a decoding error names its line."""
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                yield raw.decode(encoding)
-            except UnicodeDecodeError as err:
-                raise ValueError(
-                    f"{path}:{lineno}: the bytes are not valid {encoding} ({err.reason}); "
-                    "pass the file's encoding, e.g. encoding='latin-1' for CMUdict 0.7b"
-                ) from None
+    """Yield the file's lines, each ending in ``\n`` whichever line ends the file uses. The whole
+    file is decoded before it is split, so that any encoding works (UTF-16 too); a decoding
+    error names its line."""
+    # The utf-16 and utf-32 codecs drop a byte-order mark themselves; utf-8's is dropped here.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as err:
+        before = raw[: err.start].decode(codec, errors="replace")
+        lineno = len(io.StringIO(before, newline=None).read().split("\n"))
+        raise ValueError(
+            f"{path}:{lineno}: the bytes are not valid {encoding} ({err.reason}); "
+            "pass the file's encoding, e.g. encoding='latin-1' for CMUdict 0.7b"
+        ) from None
+    yield from io.StringIO(text, newline=None)

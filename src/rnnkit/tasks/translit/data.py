@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ...data import Vocab, cmudict_split, read_lexicon, split_keys
+from ...data import Vocab, cmudict_split, lower_case_words, read_lexicon, split_keys
 from ...data.cmudict import load_cmudict
 from ...data.lexicon import Lexicon
 
@@ -27,10 +27,11 @@ class Pair(NamedTuple):
 def load_splits(
     lexicon_path: str | None, lexicon_format: str, test_words: int, dev_words: int, seed: int
 ) -> dict[str, Lexicon]:
-    """Train/dev/test lexicons, disjoint by word: CMUdict by default, or the user's file."""
+    """Train/dev/test lexicons, disjoint by word: CMUdict by default, or the user's file, its
+    words lower-cased as CMUdict's are (``predict`` lower-cases what the user types)."""
     if lexicon_path is None:
         return cmudict_split(load_cmudict(), test_words=test_words, dev_words=dev_words, seed=seed)
-    lexicon = read_lexicon(lexicon_path, lexicon_format)
+    lexicon = lower_case_words(read_lexicon(lexicon_path, lexicon_format))
     if len(lexicon) <= test_words + dev_words:
         raise ValueError(
             f"{lexicon_path}: {len(lexicon)} words cannot hold test_words={test_words} plus "

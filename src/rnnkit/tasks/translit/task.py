@@ -256,9 +256,13 @@ class TranslitTask(Task):
                 line = f"{raw if rank == 0 else ' ' * len(raw)}  {' '.join(phonemes)}"
                 if n > 1:
                     line += f"  ({probability:.1%})"
-                if cut:
-                    limit = objective.decoding_length(cut)
-                    line += f"  (cut at {limit} phonemes: the model never ended {cut[0]!r})"
+                if cut:  # each part has its own limit (decoding_length)
+                    notes = (
+                        f"cut at {objective.decoding_length([part])} phonemes: "
+                        f"the model never ended {part!r}"
+                        for part in cut
+                    )
+                    line += f"  ({'; '.join(notes)})"
                 lines.append(line)
         return lines
 
