@@ -54,7 +54,8 @@ class RecurrentDecoder(nn.Module):
         dropout: on embeddings, between layers and before the output layer (training only).
         tie_embeddings: share the output matrix with the embedding (needs
             ``embed_dim == hidden_size``, Press & Wolf 2017).
-        pad_id: padding index of the embedding (its row stays zero).
+        pad_id: padding index of the embedding (its row stays zero, unless ``tie_embeddings``: the
+            output layer, which shares it, trains it as the logit of padding).
     """
 
     def __init__(
