@@ -148,6 +148,48 @@ def test_resume(capsys, trained, tmp_path):
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
 
 
+def test_a_run_directory_is_never_overwritten_nor_mixed_with_another_run(capsys, trained, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(trained, run)
+    before = (run / "run.json").read_text()
+    refusals = {
+        "add --resume": ["adding", *TINY, "--set", "cell=gru"],
+        "trained with hidden_size=4": ["adding", *TINY, "--set", "hidden_size=8", "--resume"],
+        "holds a run of task 'adding', not 'copy'": ["copy", "--resume"],
+    }
+    for message, argv in refusals.items():
+        assert message in run_fails(capsys, "train", *argv, "--max-steps", "5", "--out", str(run))
+        assert (run / "run.json").read_text() == before  # a refused run writes nothing
+    # A model kept without its checkpoints: nothing to resume, and a new run would replace it.
+    shutil.rmtree(run / "checkpoints")
+    model = (run / "best" / "model.safetensors").read_bytes()
+    for resume in ([], ["--resume"]):
+        err = run_fails(capsys, "train", "adding", *TINY, "--out", str(run), *resume)
+        assert "holds a trained model (best/) but no checkpoint to resume from" in err
+    assert (run / "best" / "model.safetensors").read_bytes() == model
+
+
+def test_paths_devices_and_divergence_are_one_line_errors(capsys, tmp_path):
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    train = ["train", "adding", *TINY, "--max-steps", "3"]
+    assert "is a file, not a run directory" in run_fails(capsys, *train, "--out", str(a_file))
+    assert "Not a directory" in run_fails(capsys, *train, "--out", str(a_file / "sub"))
+    assert "'foo' is not a device" in run_fails(capsys, *train, "--device", "foo")
+    assert "is a file; expected a run or checkpoint directory" in run_fails(
+        capsys, "eval", "adding", "--model", str(a_file)
+    )
+    diverging = ["--set", "train.lr=1e30", "--set", "train.clip_norm=none"]
+    err = run_fails(capsys, *train, *diverging, "--set", "train.optimizer=sgd",
+                    "--max-steps", "30", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert "Training diverged" in err
+
+
+def test_a_sweep_refuses_to_set_what_it_sweeps(capsys, tmp_path):
+    err = run_fails(capsys, *tiny_sweep(tmp_path / "s", "--cells", "rnn"), "--set", "cell=gru")
+    assert "the sweep sets cell itself; use --cells" in err
+
+
 @pytest.fixture
 def ctrl_c_in_third_step(monkeypatch):
     """Every run gets a Ctrl-C during its third step; undo() restores plain steps."""
@@ -281,6 +323,13 @@ def test_bad_config_file_names_key_and_file(capsys, tmp_path):
     config.write_text("hidden_size = 8\n[train]\nmax_step = 3\n")
     err = run_fails(capsys, "train", "adding", "--config", str(config))
     assert str(config) in err and "unknown key 'train.max_step' (did you mean 'max_steps'?)" in err
+    config.write_text('preset = ["small"]\n')
+    assert "preset must be a string, got ['small']" in run_fails(
+        capsys, "train", "adding", "--config", str(config)
+    )
+    config.write_bytes(b'preset = "sm\xffall"\n')
+    assert "TOML must be UTF-8" in run_fails(capsys, "train", "adding", "--config", str(config))
+    assert "is a directory" in run_fails(capsys, "train", "adding", "--config", str(tmp_path))
 
 
 def test_bad_predict_input_and_wrong_task(capsys, trained):

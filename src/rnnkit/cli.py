@@ -65,12 +65,7 @@ def cmd_train(args) -> None:
         train_overrides={k: v for k, v in overrides.items() if v is not None},
     )
     out = args.out or f"runs/{task.name}"
-    try:
-        summary = train_task(run, out, resume=args.resume, nproc=args.nproc)
-    except FileExistsError:
-        raise UserError(
-            f"{out} already holds a run: add --resume to continue it, or --out NEW_DIR"
-        ) from None
+    summary = train_task(run, out, resume=args.resume, nproc=args.nproc)
     print(f"trained {task.name} for {summary.steps} steps in {summary.elapsed_s:.1f} s -> {out}")
     _print_metrics(summary.metrics, task.chance(run.config), "dev")
     if summary.best_checkpoint:
@@ -449,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USER_ERROR
     try:
         args.handler(args)
-    except (UserError, ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    # OSError: a path that is a file, a directory, unwritable... (its message names the path);
+    # FloatingPointError: training diverged (the message says what to change).
+    except (UserError, ValueError, TypeError, OSError, FloatingPointError) as err:
         if args.traceback:
             raise
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -59,6 +59,16 @@ def test_out_of_range_values_name_the_key(key, value, expected):
         TrainConfig.from_dict({key: value})
 
 
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [("gpu", "'gpu' is not a device"), ("cuda:99", "'cuda:99', but this")],
+)
+def test_a_device_torch_cannot_use_here_is_named(device, expected):
+    # On a CPU-only build "cuda:99" fails for want of CUDA; with GPUs, for want of the 99th.
+    with pytest.raises(ValueError, match=f"TrainConfig.device: {expected}"):
+        TrainConfig.from_dict({"device": device})
+
+
 def test_ints_are_accepted_as_floats_and_lists_as_tuples():
     config = TrainConfig.from_dict({"lr": 1, "betas": [0.5, 0.5]})
     assert config.lr == 1 and config.betas == (0.5, 0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -129,6 +130,14 @@ def test_refuses_to_overwrite_a_run(tmp_path):
     Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()
     with pytest.raises(FileExistsError, match="resume=True"):
         Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit()
+    # A model kept without its checkpoints: a fresh run would replace it, so none starts.
+    shutil.copytree(tmp_path / "checkpoints" / "step-00000002", tmp_path / "best")
+    shutil.rmtree(tmp_path / "checkpoints")
+    model = (tmp_path / "best" / "model.safetensors").read_bytes()
+    for resume in (False, True):
+        with pytest.raises(FileExistsError, match="best/ checkpoint but no periodic"):
+            Trainer(MLP(), Regression(), regression_data(8), config, tmp_path).fit(resume=resume)
+    assert (tmp_path / "best" / "model.safetensors").read_bytes() == model
 
 
 @pytest.mark.parametrize(

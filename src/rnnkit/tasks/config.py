@@ -67,8 +67,13 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
     except tomllib.TOMLDecodeError as err:  # its message gives the line and column
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        where = f"{err.reason} at byte {err.start}"
+        raise ConfigError(f"{path}: TOML must be UTF-8 ({where})") from None
 
 
 def merge_layer(base: dict[str, Any], layer: dict[str, Any], fields: dict[str, Any], where: str):
@@ -232,6 +237,8 @@ def resolve_run_config(
     file_data = load_toml(file) if file is not None else {}
     if preset is None:
         preset = file_data.get(PRESET_KEY, task.default_preset)
+        if not isinstance(preset, str):
+            raise ConfigError(f"{file}: {PRESET_KEY} must be a string, got {preset!r}")
     if preset not in task.configs:
         raise ConfigError(
             f"task {task.name!r} has no preset {preset!r}; presets: {', '.join(task.configs)}"

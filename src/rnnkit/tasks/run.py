@@ -28,6 +28,7 @@ from ..train import (
     load_checkpoint,
     read_checkpoint,
 )
+from ..train.config import check_device
 from . import get_task
 from .base import Task, TaskData
 from .config import TRAIN_TABLE, ConfigError, RunConfig, build_dataclass, parse_assignment
@@ -44,11 +45,54 @@ def train_task(
     rebuilds the data and model from the config (they are deterministic).
     """
     out_dir = Path(out_dir)
+    check_run_directory(run, out_dir, resume)  # before run.json is written over
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{RUN_FILE}.tmp"  # atomic: a crash never leaves half a run.json
     tmp.write_text(json.dumps(run.to_dict(), indent=2) + "\n")
     os.replace(tmp, out_dir / RUN_FILE)
     return launch(_fit, nproc, run, str(out_dir), resume)
+
+
+class RunDirectoryError(FileExistsError):
+    """``out_dir`` cannot take the run asked for; the message says why and what to do."""
+
+
+def check_run_directory(run: RunConfig, out_dir: Path, resume: bool) -> None:
+    """Refuse an ``out_dir`` whose run a new one would destroy or mix with: one that holds
+    checkpoints (unless resumed), a model but no checkpoint to resume, or a run of another task
+    or of other settings (only the decoding settings, and the Trainer's, may change on resuming).
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirectoryError(f"{out_dir} is a file, not a run directory: choose --out DIR")
+    latest = latest_checkpoint(out_dir)
+    if latest is None:
+        if best_checkpoint(out_dir) is not None:
+            raise RunDirectoryError(
+                f"{out_dir} holds a trained model (best/) but no checkpoint to resume from, and a "
+                "new run would replace it: choose another --out DIR"
+            )
+        return
+    if not resume:
+        raise RunDirectoryError(
+            f"{out_dir} already holds a run (up to {latest.name}): add --resume to continue it, "
+            "or choose another --out DIR"
+        )
+    saved = read_checkpoint(latest).get("config") or {}
+    if saved.get("task") != run.task:
+        raise RunDirectoryError(
+            f"{out_dir} holds a run of task {saved.get('task')!r}, not {run.task!r}: "
+            "choose another --out DIR"
+        )
+    asked = json.loads(json.dumps(dataclasses.asdict(run.config)))  # as the checkpoint has it
+    kept = saved.get("config") or {}
+    decoding = get_task(run.task).decoding_fields
+    changed = sorted(k for k, v in asked.items() if kept.get(k) != v and k not in decoding)
+    if changed:
+        was = ", ".join(f"{k}={kept.get(k)!r}" for k in changed)
+        raise RunDirectoryError(
+            f"{out_dir} was trained with {was}; resuming with other values would mix two runs: "
+            "resume with the same settings, or choose another --out DIR"
+        )
 
 
 def _fit(run: RunConfig, out_dir: str, resume: bool) -> TrainSummary:
@@ -90,6 +134,8 @@ def find_checkpoint(model_dir: str | os.PathLike) -> Path:
     """The checkpoint in ``model_dir``: the directory itself if it is one, else the run's best
     checkpoint, else its latest."""
     model_dir = Path(model_dir)
+    if model_dir.is_file():
+        raise FileNotFoundError(f"{model_dir} is a file; expected a run or checkpoint directory")
     if not model_dir.is_dir():
         raise FileNotFoundError(f"model directory {model_dir} does not exist")
     if (model_dir / "checkpoint.json").is_file():
@@ -114,6 +160,7 @@ def run_directory(checkpoint: Path) -> Path:
 
 def load_trained(task: Task, model_dir: str | os.PathLike, device: str = "cpu") -> Trained:
     """Rebuild and load the model that ``rnnkit train`` saved in ``model_dir``."""
+    check_device(device)
     path = find_checkpoint(model_dir)
     saved = read_checkpoint(path).get("config") or {}
     if saved.get("task") != task.name:

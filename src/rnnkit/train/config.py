@@ -116,6 +116,8 @@ class TrainConfig:
         self._require("betas", all(0 <= b < 1 for b in self.betas), "two values in [0, 1)")
         self._require("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}")
         self._require("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}")
+        if self.device is not None:
+            check_device(self.device, "TrainConfig.device")
 
     def _require(self, name: str, ok: bool, expected: str) -> None:
         if not ok:
@@ -201,3 +203,23 @@ def _describe(hint: Any) -> str:
     if origin is tuple:
         return "a list of " + ", ".join(_describe(a) for a in typing.get_args(hint))
     return "None" if hint is type(None) else hint.__name__
+
+
+def check_device(name: str, what: str = "device") -> None:
+    """Raise a ValueError that says why, when torch cannot compute on device ``name`` here: a
+    misspelt name, or a GPU this machine or this torch build does not have."""
+    import torch  # here: reading a config needs no torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{what}: {name!r} is not a device (cpu, cuda, cuda:1, mps)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "a CPU-only build" if torch.version.cuda is None else "it finds no GPU"
+            raise ValueError(f"{what}: {name!r}, but this torch cannot use CUDA ({build})")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{what}: {name!r}, but this machine has {count} CUDA GPU(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{what}: {name!r}, but MPS is not available on this machine")

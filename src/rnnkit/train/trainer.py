@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     BEST_DIR,
     atomic_directory,
+    best_checkpoint,
     latest_checkpoint,
     load_checkpoint,
     prune_checkpoints,
@@ -200,7 +200,8 @@ class Trainer:
                 so a finished run is never overwritten by accident.
 
         Raises:
-            FileExistsError: `out_dir` holds checkpoints and `resume` is False.
+            FileExistsError: `out_dir` holds checkpoints and `resume` is False, or a best/
+                checkpoint and no periodic one (a fresh run would replace it).
             NonFiniteLossError: `max_nonfinite` consecutive steps were non-finite.
             TrainingInterrupted: Ctrl-C or SIGTERM arrived (single-process runs); the step
                 under way was finished and checkpointed, so `resume=True` loses nothing. A
@@ -423,13 +424,17 @@ class Trainer:
         if latest is not None:
             self._restore(latest)
             return
+        if best_checkpoint(self.out_dir) is not None:
+            raise FileExistsError(
+                f"{self.out_dir} holds a best/ checkpoint but no periodic checkpoint to resume "
+                "from, and a fresh run would replace it; choose a new out_dir"
+            )
         if resume and self.info.is_main:  # a mistyped directory should not pass unnoticed
             logger.warning("nothing to resume in %s (no checkpoint): starting from step 0",
                            self.out_dir)  # fmt: skip
         if self.info.is_main:  # a fresh run: drop logs of an attempt that never checkpointed
             for name in (TRAIN_CSV, DEV_CSV):
                 (self.out_dir / name).unlink(missing_ok=True)
-            shutil.rmtree(self.out_dir / BEST_DIR, ignore_errors=True)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.state = _RunState()
         seed_everything(self.config.seed + self.info.rank)

@@ -60,6 +60,11 @@ def run_sweep(
     task = get_task(task_name)
     if not isinstance(task, LongRangeTask):
         raise ValueError(f"task {task.name!r} is not a long-range task (adding, copy, digits)")
+    swept = {"cell": "--cells", task.length_key: "--lengths"}
+    for text in assignments:
+        key = text.partition("=")[0].strip()
+        if key in swept:  # it would win over the sweep's own value and mislabel every run
+            raise ValueError(f"--set {key}: the sweep sets {key} itself; use {swept[key]}")
     overrides = {"progress": False, "seed": seed}
     if steps is not None:
         overrides["max_steps"] = steps
