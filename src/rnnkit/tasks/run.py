@@ -83,10 +83,14 @@ def check_run_directory(run: RunConfig, out_dir: Path, resume: bool) -> None:
             f"{out_dir} holds a run of task {saved.get('task')!r}, not {run.task!r}: "
             "choose another --out DIR"
         )
-    asked = json.loads(json.dumps(dataclasses.asdict(run.config)))  # as the checkpoint has it
-    kept = saved.get("config") or {}
-    decoding = get_task(run.task).decoding_fields
-    changed = sorted(k for k, v in asked.items() if kept.get(k) != v and k not in decoding)
+    task = get_task(run.task)
+    # Both as the checkpoint has them; a setting newer than the run gets its default, as when
+    # the run is loaded.
+    saved_config = build_dataclass(task.Config, saved.get("config") or {}, str(latest))
+    asked, kept = (
+        json.loads(json.dumps(dataclasses.asdict(c))) for c in (run.config, saved_config)
+    )
+    changed = sorted(k for k, v in asked.items() if kept[k] != v and k not in task.decoding_fields)
     if changed:
         was = ", ".join(f"{k}={kept.get(k)!r}" for k in changed)
         raise RunDirectoryError(
