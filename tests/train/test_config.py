@@ -51,6 +51,7 @@ def test_wrong_types_name_the_key(key, value, expected):
         ("clip_value", -1.0, "> 0"),
         ("tbptt", 0, ">= 1 or None"),
         ("lr_gamma", 1.5, r"in \(0, 1\]"),
+        ("seed", 2**64, r"< 2\*\*63"),
         ("betas", (0.9, 1.0), r"two values in \[0, 1\)"),
     ],
 )

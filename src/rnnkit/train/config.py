@@ -112,6 +112,8 @@ class TrainConfig:
             self._require(name, value is None or (math.isfinite(value) and value > 0), "> 0")
         for name in ["momentum", "weight_decay", "min_lr", "warmup_steps", "seed"]:
             self._require(name, getattr(self, name) >= 0, ">= 0")
+        # torch takes 64-bit seeds, and a rank's seed adds its rank and, on resuming, the step.
+        self._require("seed", self.seed < 2**63, "< 2**63")
         self._require("lr_gamma", 0 < self.lr_gamma <= 1, "in (0, 1]")
         self._require("betas", all(0 <= b < 1 for b in self.betas), "two values in [0, 1)")
         self._require("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}")
