@@ -224,6 +224,56 @@ def test_resuming_with_a_changed_learning_rate_warns(tmp_path, caplog):
     assert "changed config ['lr']: not bit-exact" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("schedule", "changed", "warned"),
+    [
+        ("constant", {"max_steps": 3}, None),
+        ("cosine", {"max_steps": 3}, "['max_steps']"),  # the curve is laid over max_steps
+        ("plateau", {"max_steps": 3, "eval_every": 2}, "['eval_every']"),  # it decays per eval
+    ],
+)
+def test_resuming_warns_when_the_schedule_reads_what_changed(
+    tmp_path, caplog, schedule, changed, warned
+):
+    config = TrainConfig(max_steps=2, batch_size=4, schedule=schedule, eval_every=1, **QUIET)
+    dev = regression_data(4, seed=1)
+    Trainer(MLP(), Regression(), regression_data(8), config, tmp_path, dev_set=dev).fit()
+    more = config.replace(**changed)
+    Trainer(MLP(), Regression(), regression_data(8), more, tmp_path, dev_set=dev).fit(resume=True)
+    assert ("not bit-exact" in caplog.text) == (warned is not None)
+    if warned:
+        assert f"changed config {warned}: not bit-exact" in caplog.text
+
+
+class NeverBetter(Regression):
+    """A dev metric that never improves after the first evaluation."""
+
+    def evaluate(self, model, dev_set):
+        return {"mse": 1.0}
+
+
+def test_the_evaluation_that_ends_a_run_counts_neither_for_patience_nor_plateau(tmp_path):
+    data, dev = regression_data(16), regression_data(4, seed=1)
+    config = TrainConfig(max_steps=10, batch_size=4, eval_every=4, patience=2, **QUIET)
+    # Scheduled evaluations at steps 4 and 8, the run's last at 10: one bad one, not two.
+    summary = Trainer(MLP(), NeverBetter(), data, config, tmp_path / "a", dev_set=dev).fit()
+    assert (summary.steps, summary.stop_reason) == (10, "max_steps")
+    longer = config.replace(max_steps=20)  # goes on to its evaluation at 12, the second bad one
+    summary = Trainer(MLP(), NeverBetter(), data, longer, tmp_path / "a", dev_set=dev).fit(
+        resume=True
+    )
+    assert (summary.steps, summary.stop_reason) == (12, "early_stopping")
+
+    plateau = TrainConfig(max_steps=6, batch_size=4, lr=0.4, eval_every=4, schedule="plateau",
+                          lr_gamma=0.5, log_every=1, progress=False)  # fmt: skip
+    Trainer(MLP(), NeverBetter(), data, plateau, tmp_path / "p", dev_set=dev).fit()
+    Trainer(MLP(), NeverBetter(), data, plateau.replace(max_steps=12), tmp_path / "p",
+            dev_set=dev).fit(resume=True)  # fmt: skip
+    with open(tmp_path / "p" / "train.csv") as handle:
+        lrs = [float(row["lr"]) for row in csv.DictReader(handle)]
+    assert lrs == [0.4] * 8 + [0.2] * 4  # decayed after the evaluation at 8 only
+
+
 def test_a_run_writes_tensorboard_event_files(tmp_path):
     """tensorboard is a dependency: a real run leaves event files that hold its scalars."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -68,6 +68,16 @@ class LRSchedule:
             return max(c.min_lr, c.lr * self.scale)
         return c.lr
 
+    def reads(self) -> set[str]:
+        """The bookkeeping fields of the config that this schedule's learning rates depend on
+        (so changing them on resuming changes the arithmetic)."""
+        c = self.config
+        if c.schedule == "cosine" or (c.schedule == "step" and c.lr_step_size is None):
+            return {"max_steps"}
+        if c.schedule == "plateau":  # it decays after evaluations
+            return {"eval_every"}
+        return set()
+
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
         """Set the learning rate of `step` on every parameter group; return it."""
         lr = self.lr(step)

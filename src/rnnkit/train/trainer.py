@@ -54,7 +54,8 @@ from rnnkit.train.state import (
 logger = logging.getLogger(__name__)
 
 # Config fields that may change between an interrupted run and its resumption without
-# breaking exactness (they steer bookkeeping, not the arithmetic of the updates).
+# breaking exactness (they steer bookkeeping, not the arithmetic of the updates), unless the
+# learning-rate schedule reads them (LRSchedule.reads).
 _RESUMABLE_CHANGES = {
     "max_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "patience",
     "log_every", "progress", "device", "max_nonfinite",
@@ -329,17 +330,23 @@ class Trainer:
 
     # -- evaluation, checkpoints ----------------------------------------------------------
 
-    def _evaluate(self, log: RunLog | None) -> None:
-        """Score the dev set (rank 0), track the best, decide on early stopping."""
+    def _evaluate(self, log: RunLog | None, scheduled: bool = True) -> None:
+        """Score the dev set (rank 0), track the best, decide on early stopping. The evaluation
+        that ends a run off the ``eval_every`` period is not ``scheduled``: it may still give the
+        best checkpoint, but counts neither towards early stopping nor towards the plateau
+        schedule (a run that reached ``max_steps`` says so, and one resumed to train longer
+        stops and decays when its evaluations, not this extra one, say)."""
         metrics = self._dev_metrics() if self.info.is_main else None
         metrics = distributed.broadcast_object(metrics, self.info)
         st = self.state
         st.last_eval_step, st.metrics = st.step, metrics
         value = metrics[self.objective.metric]
         improved = _improves(value, st.best_metric, self.objective.higher_is_better)
-        self.schedule.observe(improved)
+        if scheduled:
+            self.schedule.observe(improved)
+            st.bad_evals = 0 if improved else st.bad_evals + 1
         if improved:
-            st.best_metric, st.best_step, st.bad_evals = value, st.step, 0
+            st.best_metric, st.best_step = value, st.step
             if self.info.is_main:
                 save_checkpoint(
                     self.out_dir / BEST_DIR,
@@ -347,8 +354,6 @@ class Trainer:
                     config=self.model_config,
                     metadata=self._metadata(),
                 )
-        else:
-            st.bad_evals += 1
         if log is not None:
             log.dev(st.step, metrics)
         patience = self.config.patience
@@ -403,7 +408,7 @@ class Trainer:
     def _finish(self, log: RunLog | None) -> None:
         """Final evaluation and checkpoint (unless the last step just had them), plots."""
         if self.dev_set is not None and self.state.last_eval_step != self.state.step:
-            self._evaluate(log)
+            self._evaluate(log, scheduled=False)
         if self._checkpointed_step != self.state.step:
             self._save_checkpoint()
         if self.info.is_main:
@@ -442,10 +447,11 @@ class Trainer:
     def _restore(self, path: Path) -> None:
         """Load weights, optimiser, schedule, progress and RNG streams from checkpoint `path`."""
         saved_config = read_checkpoint(path)["train_config"]
+        resumable = _RESUMABLE_CHANGES - self.schedule.reads()
         changed = sorted(
             key
             for key, value in self.config.to_dict().items()
-            if saved_config.get(key) != value and key not in _RESUMABLE_CHANGES
+            if saved_config.get(key) != value and key not in resumable
         )
         if changed and self.info.is_main:
             logger.warning("resuming %s with changed config %s: not bit-exact", path, changed)
