@@ -97,6 +97,50 @@ def test_every_layer_is_measured_and_parameter_grads_are_untouched():
     assert all(p.grad is None for p in model.parameters())
 
 
+def seq2seq_flow(**options):
+    torch.manual_seed(0)
+    model = rk.Seq2Seq(10, 8, 6, 5, bidirectional=True, num_layers=2, **options).double()
+    src, lengths = torch.randint(4, 10, (3, 5)), torch.tensor([5, 3, 4])
+    tgt_in = torch.randint(4, 8, (3, 6))
+    tgt_in[:, 0] = model.bos_id
+    return gradient_flow(model, (src, lengths, tgt_in), lambda m, batch: m(*batch).sum())
+
+
+def test_a_decoder_stepped_one_token_at_a_time_is_measured_as_the_engine_measures_it(
+    monkeypatch,
+):
+    # Luong attention without input feeding runs each decoder layer on the engine; forced to step
+    # token by token (as input feeding and Bahdanau attention must), it gives the same flow.
+    on_the_engine = seq2seq_flow(attention="luong", input_feeding=False)
+    monkeypatch.setattr(rk.patterns.decoder.RecurrentDecoder, "all_steps_at_once", False)
+    stepped = seq2seq_flow(attention="luong", input_feeding=False)
+    names = [layer.name for layer in stepped.layers]
+    assert names == [layer.name for layer in on_the_engine.layers]
+    assert names[-2:] == ["decoder.cells.0", "decoder.cells.1"]
+    for ours, engine in zip(stepped.layers, on_the_engine.layers, strict=True):
+        torch.testing.assert_close(ours.hidden, engine.hidden)
+        torch.testing.assert_close(ours.cell, engine.cell)
+
+
+@pytest.mark.parametrize("options", [{"attention": "luong"}, {"attention": "bahdanau"}])
+def test_decoders_that_must_step_are_measured(options):
+    flow = seq2seq_flow(**options)  # Luong's input feeding is on by default
+    assert [layer.name for layer in flow.layers][-2:] == ["decoder.cells.0", "decoder.cells.1"]
+    assert flow["decoder.cells.1"].hidden.shape == (6,)
+
+
+def test_the_default_loss_reads_the_last_step_of_a_time_major_layer():
+    torch.manual_seed(0)
+    batch_first = rk.Recurrent("gru", 3, 4)
+    time_major = rk.Recurrent("gru", 3, 4, batch_first=False)
+    time_major.load_state_dict(batch_first.state_dict())
+    x = torch.randn(2, 6, 3)
+    expected = gradient_flow(batch_first, x).layers[0].hidden
+    torch.testing.assert_close(
+        gradient_flow(time_major, x.transpose(0, 1)).layers[0].hidden, expected
+    )
+
+
 def test_a_model_without_recurrent_cells_is_an_error():
     with pytest.raises(ValueError, match="no rnnkit recurrent cell"):
         gradient_flow(torch.nn.Linear(3, 3), torch.randn(2, 3), loss_fn=lambda m, x: m(x).sum())

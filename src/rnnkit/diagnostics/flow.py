@@ -70,7 +70,9 @@ def last_output_loss(model: nn.Module, batch: Any) -> Tensor:
     out = model(batch)
     if isinstance(out, tuple):  # (outputs, state) from a Recurrent layer
         out = out[0]
-    return out[:, -1].sum() if out.dim() == 3 else out.sum()
+    if out.dim() != 3:
+        return out.sum()
+    return (out[:, -1] if getattr(model, "batch_first", True) else out[-1]).sum()
 
 
 def gradient_flow(model: nn.Module, batch: Any, loss_fn: LossFn | None = None) -> GradientFlow:

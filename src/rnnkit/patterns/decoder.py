@@ -19,6 +19,7 @@ from ..cells.base import RecurrentCell
 from ..cells.lstm import LSTMCell
 from ..layers.dropout import dropout
 from ..unroll.engine import fast_unroll
+from ..unroll.probes import current_observer
 from .attention import ATTENTION_KINDS, make_attention
 from .bridge import Bridge
 
@@ -171,9 +172,13 @@ class RecurrentDecoder(nn.Module):
         return state
 
     # -- one step ---------------------------------------------------------------------------------
-    def step_logits(self, tokens: Tensor, state: dict) -> tuple[Tensor, Tensor | None, dict]:
+    def step_logits(
+        self, tokens: Tensor, state: dict, t: int | None = None
+    ) -> tuple[Tensor, Tensor | None, dict]:
         """One step from the previous tokens ``(B,)``: ``(logits (B, V), attention weights (B, S)
-        or None, new state)``."""
+        or None, new state)``. ``t``: the step's index in teacher forcing, which lets
+        :func:`~rnnkit.diagnostics.gradient_flow` see the cells' states as the engine shows them."""
+        observer = current_observer() if t is not None else None
         parts = [self._drop(self.embedding(tokens))]
         if self.feed_context:
             parts.append(state["context"])
@@ -188,6 +193,9 @@ class RecurrentDecoder(nn.Module):
         new_cells = []
         for layer, (cell, cell_state) in enumerate(zip(self.cells, state["cells"], strict=True)):
             y, cell_state = cell.step(cell.project_input(x), cell_state)
+            if observer is not None:
+                cell_state = observer(cell, t, cell_state)
+                y = cell.output_of(cell_state)
             new_cells.append(cell_state)
             x = self._drop(y) if layer < self.num_layers - 1 else y
         h = x
@@ -237,7 +245,7 @@ class RecurrentDecoder(nn.Module):
                 drawn = torch.multinomial(probs, 1, generator=generator).squeeze(1)
                 coin = torch.rand(tokens.shape, device=tokens.device, generator=generator)
                 tokens = torch.where(coin < sampling_prob, drawn, tokens)
-            step_logits, step_weights, state = self.step_logits(tokens, state)
+            step_logits, step_weights, state = self.step_logits(tokens, state, t)
             logits.append(step_logits)
             weights.append(step_weights)
         logits = torch.stack(logits, dim=1)
