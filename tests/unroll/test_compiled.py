@@ -95,6 +95,20 @@ def test_large_float32_layers_match_the_python_loop(name, threads, products):
 
 
 @pytest.mark.parametrize("name", CELLS)
+def test_a_one_unit_cell_matches_the_python_loop(name):
+    """W_hh^T of one unit is (1, G) with strides (1, 1), which BLAS must read as packed."""
+    torch.manual_seed(0)
+    cell = CELLS[name](3, 1).double()
+    x = torch.randn(4, 6, 3, dtype=torch.float64, requires_grad=True)
+    options = {"lengths": torch.tensor([6, 2, 5, 1])}
+    got = _values_and_gradients(cell, x, **options)
+    with compiled.python_loop_only():
+        want = _values_and_gradients(cell, x, **options)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
+@pytest.mark.parametrize("name", CELLS)
 def test_large_float32_inference_matches_the_python_loop(name, products):
     """The same in inference, where the loop keeps one row of buffers and the layer-norm LSTM's
     loop normalises the projected input itself."""

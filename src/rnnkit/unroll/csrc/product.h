@@ -198,10 +198,14 @@ class Product {
 
   // Reads the weight's layout as BLAS sees it; false if BLAS cannot read it as it is.
   bool blas_layout() const {
-    row_major_ = weight_.stride(1) == 1;
-    lda_ = row_major_ ? weight_.stride(0) : weight_.stride(1);
+    // torch may give a dimension of size 1 any stride (W_hh^T of a 1-unit cell is (1, G) with
+    // strides (1, 1)), and contiguous() keeps it: such a stride never steps, so read it as packed.
+    const int64_t s0 = weight_.size(0) == 1 ? std::max<int64_t>(1, k_) : weight_.stride(0);
+    const int64_t s1 = weight_.size(1) == 1 ? 1 : weight_.stride(1);
+    row_major_ = s1 == 1;
+    lda_ = row_major_ ? s0 : s1;
     const int64_t least = std::max<int64_t>(1, row_major_ ? k_ : n_);
-    return (row_major_ || weight_.stride(0) == 1) && lda_ >= least;
+    return (row_major_ || s0 == 1) && lda_ >= least;
   }
 
   void blas(const Matrix<scalar_t>& out, const Matrix<scalar_t>& x, bool add) const {
