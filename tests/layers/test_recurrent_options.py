@@ -211,6 +211,26 @@ def test_packed_in_packed_out(kind, batch_first):
     torch.testing.assert_close(out.unsorted_indices, packed.unsorted_indices)
 
 
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_packed_output_lines_up_row_for_row_with_the_input_as_torch_does(enforce_sorted):
+    # 40 rows of lengths 1-3 tie a lot: a packed output sorted anew may order the ties otherwise,
+    # and its .data would then pair with the wrong rows of targets packed like the input.
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 4, (40,))
+    if enforce_sorted:
+        lengths = lengths.sort(descending=True).values
+    x = torch.randn(40, 3, I)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted)
+    reference = torch.nn.GRU(I, H, batch_first=True)
+    want = reference(packed)[0]
+    got = rk.GRU.from_torch(reference)(packed)[0]
+    torch.testing.assert_close(got.data, want.data)
+    assert torch.equal(got.batch_sizes, want.batch_sizes)
+    for ours, theirs in [(got.sorted_indices, want.sorted_indices),
+                         (got.unsorted_indices, want.unsorted_indices)]:  # fmt: skip
+        assert (ours is None and theirs is None) or torch.equal(ours, theirs)
+
+
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.int16, torch.uint8])
 def test_lengths_integer_dtypes(dtype):
     rnn = rk.Recurrent("gru", I, H, bidirectional=True)

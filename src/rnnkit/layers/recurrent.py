@@ -113,8 +113,8 @@ class Recurrent(nn.Module):
     def forward(
         self, x: Tensor | PackedSequence, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor | PackedSequence, State]:
-        packed = isinstance(x, PackedSequence)
-        if packed:
+        packed = x if isinstance(x, PackedSequence) else None
+        if packed is not None:
             if lengths is not None:
                 raise ValueError("Recurrent: give lengths or a PackedSequence, not both")
             x, lengths = unpack(x)
@@ -148,8 +148,8 @@ class Recurrent(nn.Module):
         if self.residual and lengths is not None:  # the skip added input at padded steps
             out = out.masked_fill(~mask_from_lengths(lengths, steps).unsqueeze(2), 0.0)
         final_state = _stack_states(finals)
-        if packed:
-            return repack(out, lengths), final_state
+        if packed is not None:
+            return repack(out, lengths, packed), final_state
         if not self.batch_first:
             out = out.transpose(0, 1)
         return out, final_state

@@ -66,9 +66,16 @@ def unpack(x: PackedSequence) -> tuple[Tensor, Tensor]:
     return padded, lengths
 
 
-def repack(padded: Tensor, lengths: Tensor) -> PackedSequence:
-    """The inverse of :func:`unpack`."""
-    return pack_padded_sequence(padded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+def repack(padded: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
+    """The inverse of :func:`unpack`: ``padded`` packed in the layout of ``like``, its rows in
+    the same order as ``like``'s, as ``torch.nn`` returns them. (Packing anew would sort the
+    lengths again, and a sort may order equal lengths otherwise: ``data`` would no longer line
+    up with targets packed as the input was.)"""
+    order = like.sorted_indices
+    if order is not None:
+        padded, lengths = padded[order], lengths[order.to(lengths.device)]
+    data = pack_padded_sequence(padded, lengths.cpu(), batch_first=True).data
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 
 def select_rows(condition: Tensor, new, old):
