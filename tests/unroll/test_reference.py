@@ -108,6 +108,17 @@ def test_unroll_accepts_lengths_of_any_int_dtype(randomise):
     torch.testing.assert_close(got, want)
 
 
+def test_unroll_takes_lengths_as_a_list_and_names_bad_ones():
+    cell = rk.GRUCell(3, 4)
+    x = torch.randn(2, 5, 3)
+    _, final = rk.unroll(cell, x, [5, 2])
+    torch.testing.assert_close(final[1], rk.unroll(cell, x[1:, :2])[1][0])
+    for bad, error in [([7, 2], ValueError), ([0, 2], ValueError), ([[5], [2]], ValueError),
+                       (torch.tensor([5.0, 2.0]), TypeError)]:  # fmt: skip
+        with pytest.raises(error, match="unroll: lengths"):
+            rk.unroll(cell, x, bad)
+
+
 def test_zoneout_step():
     previous, new = torch.zeros(1000, 8), torch.ones(1000, 8)
     torch.testing.assert_close(zoneout_step(previous, new, 0.3, training=False), 0.7 * new)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnkit.unroll import check_lengths, mask_from_lengths, reverse_padded
 from rnnkit.unroll.sequences import repack, select_rows, unpack
@@ -58,14 +59,17 @@ def test_check_lengths_errors(lengths, error, match):
         check_lengths(lengths, 2, 3, owner="owner")
 
 
-def test_unpack_repack_round_trip():
-    x = torch.randn(3, 4, 2)
-    lengths = torch.tensor([2, 4, 1])
-    packed = repack(x, lengths)
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_unpack_repack_round_trip(enforce_sorted):
+    lengths = torch.tensor([4, 2, 2, 1]) if enforce_sorted else torch.tensor([2, 4, 1, 2])
+    x = torch.randn(4, 4, 2) * mask_from_lengths(lengths, 4).unsqueeze(2)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted)
     padded, got_lengths = unpack(packed)
-    assert torch.equal(got_lengths, lengths)
-    mask = mask_from_lengths(lengths, 4).unsqueeze(2)
-    assert torch.equal(padded, x * mask)
+    assert torch.equal(got_lengths, lengths) and torch.equal(padded, x)
+    again = repack(padded, got_lengths, like=packed)
+    assert torch.equal(again.data, packed.data) and torch.equal(
+        again.batch_sizes, packed.batch_sizes
+    )
 
 
 def test_select_rows():

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ..cells.base import RecurrentCell, State
 from .probes import current_observer
-from .sequences import mask_from_lengths, reverse_padded, select_rows
+from .sequences import check_lengths, mask_from_lengths, reverse_padded, select_rows
 
 
 def zoneout_step(previous: State, new: State, p: float, training: bool) -> State:
@@ -46,7 +46,8 @@ def unroll(
     Returns ``(outputs, final_state)``: outputs ``(B, T, hidden_size)`` are zero past each
     sequence's length, and the final state is the state at each sequence's own last step.
 
-    * ``lengths``: ``(B,)`` int tensor (validated by the caller), or None for full-length rows.
+    * ``lengths``: ``(B,)`` integers in ``[1, T]`` (a tensor of any integer dtype, or a list),
+      or None for full-length rows.
     * ``reverse``: run from each sequence's own last step back to its first; outputs are returned
       in the original time order.
     * ``recurrent_mask``: ``(B, hidden_size)`` dropout mask on the state entering the recurrent
@@ -58,7 +59,7 @@ def unroll(
     if state is None:
         state = cell.initial_state(batch, x.device, x.dtype)
     if lengths is not None:
-        lengths = lengths.to(x.device)
+        lengths = check_lengths(lengths, batch, steps).to(x.device)
     if reverse:
         x = reverse_padded(x, lengths)
     observer = current_observer()
