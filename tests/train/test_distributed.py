@@ -79,3 +79,13 @@ def test_without_a_process_group_everything_is_rank_0_of_1(monkeypatch):
 def test_launch_checks_nproc():
     with pytest.raises(ValueError, match="nproc must be an int >= 1, got 0"):
         launch(print, 0)
+
+
+def fails_on_rank_1(message: str) -> None:
+    if os.environ["RANK"] == "1":
+        raise ValueError(message)
+
+
+def test_a_failing_process_is_one_error_that_says_what_failed():
+    with pytest.raises(ChildProcessError, match=r"process 1 of 2 failed: ValueError: no data"):
+        launch(fails_on_rank_1, 2, "no data")

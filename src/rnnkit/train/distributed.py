@@ -136,6 +136,10 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None =
 
     Returns:
         What `fn` returned on rank 0.
+
+    Raises:
+        ChildProcessError: a process raised; the message ends with the last line of its error
+            (the whole traceback is the exception's cause).
     """
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"launch: nproc must be an int >= 1, got {nproc!r}")
@@ -152,9 +156,14 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, backend: str | None =
     # Drain the queue while waiting: a large result would otherwise block rank 0 in put()
     # while we block in join(). join() re-raises the first failure of any process.
     payload = None
-    while not processes.join(timeout=0.1):
-        if payload is None and not results.empty():
-            payload = results.get()
+    try:
+        while not processes.join(timeout=0.1):
+            if payload is None and not results.empty():
+                payload = results.get()
+    except mp.ProcessRaisedException as err:
+        # Its message is the child's whole traceback; the last line says what went wrong.
+        what = [line for line in str(err).splitlines() if line.strip()][-1]
+        raise ChildProcessError(f"process {err.error_index} of {nproc} failed: {what}") from err
     if payload is None and not results.empty():
         payload = results.get()
     return pickle.loads(payload)
