@@ -1,6 +1,7 @@
 """A first LSTM: learn whether a string of brackets is balanced.
 
-Run with ``make demo`` (or ``.venv/bin/python examples/quickstart.py``). It generates bracket
+Run with ``.venv/bin/python examples/quickstart.py`` (``make demo`` or ``make test`` sets up
+``.venv``). It generates bracket
 strings of varying length, trains a small ``rk.LSTM`` acceptor on them for a few seconds on
 two CPU cores, and prints what it learned, including on strings longer than any it was trained on.
 Variable lengths are passed as ``lengths``: padding never changes a result.
