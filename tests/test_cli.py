@@ -185,9 +185,12 @@ def test_paths_devices_and_divergence_are_one_line_errors(capsys, tmp_path):
     assert "Training diverged" in err
 
 
-def test_a_sweep_refuses_to_set_what_it_sweeps(capsys, tmp_path):
+def test_a_sweep_refuses_to_set_what_it_sweeps_or_to_repeat_it(capsys, tmp_path):
     err = run_fails(capsys, *tiny_sweep(tmp_path / "s", "--cells", "rnn"), "--set", "cell=gru")
     assert "the sweep sets cell itself; use --cells" in err
+    err = run_fails(capsys, *tiny_sweep(tmp_path / "s", "--cells", "rnn,gru,rnn"))
+    assert "cells ['rnn'] given more than once" in err
+    assert not (tmp_path / "s").exists()  # refused before anything was trained
 
 
 @pytest.fixture

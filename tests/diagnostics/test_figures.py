@@ -14,6 +14,15 @@ from rnnkit.diagnostics import draw_unrolled, gradient_flow, plot_attention, plo
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def test_steps_of_two_digits_are_subscripted_whole(tmp_path, monkeypatch):
+    from rnnkit.diagnostics import unrolled
+
+    labels = []
+    monkeypatch.setattr(unrolled, "_box", lambda ax, centre, text, kind: labels.append(text))
+    draw_unrolled(rk.LSTMCell(2, 3), steps=12, path=tmp_path / "unrolled.svg")
+    assert {"$x_{10}$", "$h_{11}$", "$c_{12}$", "$y_{12}$"} <= set(labels)
+
+
 @pytest.mark.parametrize("cell", [rk.RNNCell(2, 3), rk.LSTMCell(2, 3), rk.GRUCell(2, 3)])
 def test_draw_unrolled_png(tmp_path, cell):
     path = draw_unrolled(cell, steps=3, path=tmp_path / "unrolled.png")

@@ -74,8 +74,17 @@ def test_digits_predict():
     assert by_pixels.startswith("predicted ") and "true" not in by_pixels
     with pytest.raises(ValueError, match="#N with 0 <= N < 359"):
         task.predict(model, config, {}, ["#9999"])
+    with pytest.raises(ValueError, match="#N with 0 <= N < 359"):  # not the last one, from the end
+        task.predict(model, config, {}, ["#-1"])
     with pytest.raises(ValueError, match="64 pixel values"):
         task.predict(model, config, {}, ["1 2 3"])
+
+
+def test_digits_fractions_that_leave_a_split_empty_are_named():
+    task = get_task("digits")
+    config = resolve_run_config(task, assignments=["dev_fraction=0.0002"]).config
+    with pytest.raises(ValueError, match=r"dev_fraction=0.0002 leaves no image of 1797"):
+        task.build_data(config)
 
 
 def test_adding_predict_reports_the_true_sum():

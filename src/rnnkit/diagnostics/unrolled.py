@@ -51,20 +51,20 @@ def draw_unrolled(
         _box(ax, (0, ROWS["c"]), r"$c_0$", "c")
     for t in range(1, steps + 1):
         col = t * COLUMN
-        _box(ax, (col, ROWS["x"]), rf"$x_{t}$", "x")
-        _box(ax, (col, ROWS["h"]), rf"$h_{t}$", "h")
+        _box(ax, (col, ROWS["x"]), rf"$x_{{{t}}}$", "x")
+        _box(ax, (col, ROWS["h"]), rf"$h_{{{t}}}$", "h")
         _arrow(ax, (col, ROWS["x"] + 0.25), (col, ROWS["h"] - 0.25), r"$W_{ih}$")
         _arrow(
             ax, (col - COLUMN + 0.4, ROWS["h"]), (col - 0.4, ROWS["h"]), r"$W_{hh}$", above=False
         )
         top = ROWS["y"] if has_memory else ROWS["c"]
         y_col = col - 0.25 if has_memory else col  # pass beside the c box
-        _box(ax, (y_col, top), rf"$y_{t}$", "y")
+        _box(ax, (y_col, top), rf"$y_{{{t}}}$", "y")
         first = t == 1 and not has_memory  # beside an LSTM's c box there is no room for it
         _arrow(ax, (y_col, ROWS["h"] + 0.25), (y_col, top - 0.25), r"$=h_t$" if first else "")
         if has_memory:
             c_col = col + 0.35
-            _box(ax, (c_col, ROWS["c"]), rf"$c_{t}$", "c")
+            _box(ax, (c_col, ROWS["c"]), rf"$c_{{{t}}}$", "c")
             start = (col - COLUMN + (0.35 if t > 1 else 0) + 0.4, ROWS["c"])
             _arrow(ax, start, (c_col - 0.4, ROWS["c"]), r"$f_t\odot$")
             _arrow(ax, (c_col, ROWS["c"] - 0.25), (col + 0.2, ROWS["h"] + 0.25), r"$o_t\odot\tanh$")

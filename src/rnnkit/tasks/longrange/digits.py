@@ -101,6 +101,12 @@ class DigitsTask(LongRangeTask):
         )
         n_test = round(config.test_fraction * len(images))
         n_dev = round(config.dev_fraction * len(images))
+        for name, count in (("test_fraction", n_test), ("dev_fraction", n_dev)):
+            if count == 0:
+                raise ValueError(
+                    f"{name}={getattr(config, name)} leaves no image of {len(images)}: "
+                    f"give at least {1 / len(images):.1e}"
+                )
         parts = order[n_test + n_dev :], order[n_test : n_test + n_dev], order[:n_test]
         return TaskData(
             *(TensorPairs(as_sequences(images[p], config.length), labels[p]) for p in parts)
@@ -141,6 +147,8 @@ def _parse_image(line: str, test: TensorPairs | None, config: DigitsConfig):
     if text.startswith("#"):
         try:
             index = int(text[1:])
+            if index < 0:
+                raise IndexError(index)
             image, label = test[index]
         except (ValueError, IndexError):
             raise ValueError(

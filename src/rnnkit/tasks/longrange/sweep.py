@@ -53,6 +53,10 @@ def run_sweep(
     ``assignments`` (``--set`` strings) and ``steps`` (max_steps) if given. Runs are written to
     ``out_dir/<cell>-<length>/`` (a temporary folder, deleted afterwards, when None).
     """
+    for name, given in (("cells", cells), ("lengths", lengths)):
+        repeated = sorted({v for v in given if list(given).count(v) > 1})
+        if repeated:  # a repeat would train into the directory of the first
+            raise ValueError(f"run_sweep: {name} {repeated} given more than once")
     if not cells or not lengths:
         raise ValueError(
             f"run_sweep: give at least one cell and one length, got {cells}, {lengths}"
