@@ -70,18 +70,22 @@ def test_weights_that_do_not_fit_the_model(tmp_path):
         load_checkpoint(tmp_path, nn.Linear(4, 2))
 
 
-def test_a_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
-    old = MLP()
-    save_checkpoint(tmp_path / "ck", old, metadata={"step": 1})
+def save_dying_at_the_json(monkeypatch, path, step):
+    """A save whose model.safetensors is written, and then the JSON write dies."""
 
     def crash(*args, **kwargs):
         raise OSError("power cut")
 
-    # model.safetensors of the new checkpoint is written, then the JSON write dies.
     monkeypatch.setattr(checkpoint_module, "write_json", crash)
     with pytest.raises(OSError, match="power cut"):
-        save_checkpoint(tmp_path / "ck", MLP(), metadata={"step": 2})
+        save_checkpoint(path, MLP(), metadata={"step": step})
     monkeypatch.undo()
+
+
+def test_a_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    old = MLP()
+    save_checkpoint(tmp_path / "ck", old, metadata={"step": 1})
+    save_dying_at_the_json(monkeypatch, tmp_path / "ck", step=2)
 
     probe = MLP()
     assert load_checkpoint(tmp_path / "ck", probe)["step"] == 1
@@ -111,14 +115,8 @@ def test_a_crash_between_the_two_renames_keeps_the_previous_checkpoint(tmp_path,
     assert load_checkpoint(found, probe)["step"] == 1
     assert torch.equal(flat_params(probe), flat_params(old))
 
-    def crash(*args, **kwargs):
-        raise OSError("disk full")
-
     # The next save fails too: the old checkpoint is back in its place, not cleaned away.
-    monkeypatch.setattr(checkpoint_module, "write_json", crash)
-    with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(tmp_path / "best", MLP(), metadata={"step": 3})
-    monkeypatch.undo()
+    save_dying_at_the_json(monkeypatch, tmp_path / "best", step=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
     assert load_checkpoint(tmp_path / "best", probe)["step"] == 1
 
